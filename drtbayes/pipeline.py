@@ -1,0 +1,531 @@
+"""Run a whole study: read -> EIS fit -> bands -> GITT split -> SOC curves -> crossover -> report.
+
+Every stage writes its output atomically and records a key (hash of the input files' bytes,
+the study settings, the seed, the mode and the upstream keys) in ``DIR/.drtbayes-run.json``.
+A rerun skips the stages whose key and outputs are unchanged, so a run that was killed part-way
+continues where it stopped; outputs made from other inputs or settings are never overwritten
+without ``force``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import xarray as xr
+
+from . import __version__
+from ._atomic import atomic_write_text, sha256_file
+from .errors import DataError, DrtbayesWarning, OutputExistsError
+from .study import Study, load_study
+
+STATE_FILE = ".drtbayes-run.json"
+STAGES = ("eis_fit", "bands", "split", "soc_model", "crossover", "report")
+STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "eis_fit": ("eis_fit.nc",),
+    "bands": ("bands.nc",),
+    "split": ("split.nc",),
+    "soc_model": ("soc_model.nc",),
+    "crossover": ("crossover.json", "resistance.csv"),
+    "report": ("report.html",),
+}
+
+
+class Progress:
+    """Stage progress on stderr: one line per stage with counts and elapsed time.
+
+    On a terminal the current stage is shown while it runs; in a log (not a TTY) only the
+    finished lines appear; ``quiet`` silences everything.
+    """
+
+    def __init__(self, *, quiet: bool = False, stream: TextIO | None = None) -> None:
+        self.quiet = quiet
+        self.stream = stream if stream is not None else sys.stderr
+        self.t0 = time.perf_counter()
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def _write(self, text: str, *, end: str = "\n") -> None:
+        if not self.quiet:
+            self.stream.write(text + end)
+            self.stream.flush()
+
+    @contextmanager
+    def stage(self, index: int, total: int, name: str, detail: str = "") -> Iterator[None]:
+        """Report a stage's start (on a terminal) and its end with the elapsed time."""
+        t = time.perf_counter()
+        label = f"[{index}/{total}] {name}" + (f" ({detail})" if detail else "")
+        if self.tty:
+            self._write(f"{label} ...", end="\r")
+        yield
+        dt = time.perf_counter() - t
+        total_s = time.perf_counter() - self.t0
+        self._write(f"{label}: done in {dt:.1f} s (elapsed {total_s:.1f} s)")
+
+    def skip(self, index: int, total: int, name: str) -> None:
+        """Report a stage skipped because its outputs are current."""
+        self._write(f"[{index}/{total}] {name}: up to date, skipped")
+
+    def info(self, text: str) -> None:
+        """A free-form line."""
+        self._write(text)
+
+
+@dataclass
+class RunResult:
+    """What :func:`run_study` made."""
+
+    out_dir: Path
+    study: Study
+    files: dict[str, Path] = field(default_factory=dict)
+    crossover: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    stages_run: list[str] = field(default_factory=list)
+    stages_skipped: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    def headline(self) -> str:
+        """The crossover SOC of each component with its 95 % HDI, one line each."""
+        lines = [f"{self.study.a} vs {self.study.b}: crossover SOC (95 % HDI), P(cross)"]
+        for comp, c in self.crossover.get("components", {}).items():
+            if c.get("hdi95") is not None and c.get("soc_median") is not None:
+                lo, hi = c["hdi95"]
+                txt = f"{c['soc_median']:.1f} % [{lo:.1f}, {hi:.1f}]"
+            else:
+                txt = "no credible crossing"
+            lines.append(f"  {comp:>5}: {txt}, P(cross) = {c.get('p_crossing', float('nan')):.2f}")
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- stage keys/state
+def _key(*parts: Any) -> str:
+    blob = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()[:20]
+
+
+def _load_state(out_dir: Path) -> dict[str, Any]:
+    p = out_dir / STATE_FILE
+    if not p.is_file():
+        return {"stages": {}}
+    try:
+        state = json.loads(p.read_text(encoding="utf-8"))
+        if not isinstance(state.get("stages"), dict):
+            raise ValueError
+        return state
+    except (ValueError, OSError):
+        # A state file we cannot read means we cannot trust any stage: rerun all of them.
+        return {"stages": {}}
+
+
+def _save_state(out_dir: Path, state: dict[str, Any]) -> None:
+    atomic_write_text(out_dir / STATE_FILE, json.dumps(state, indent=1), force=True)
+
+
+def _outputs_valid(out_dir: Path, names: tuple[str, ...]) -> bool:
+    for n in names:
+        p = out_dir / n
+        if not p.is_file() or p.stat().st_size == 0:
+            return False
+        if n.endswith(".nc"):
+            try:
+                with xr.open_datatree(p, engine="h5netcdf") as t:
+                    _ = t.attrs
+            except Exception:  # noqa: BLE001  any unreadable file means: rerun the stage
+                return False
+        if n.endswith(".json"):
+            try:
+                json.loads(p.read_text(encoding="utf-8"))
+            except (ValueError, OSError):
+                return False
+    return True
+
+
+# --------------------------------------------------------------------------- reading
+def read_inputs(study: Study, *, progress: Progress | None = None) -> dict[str, Any]:
+    """Read and check every input file of a study.
+
+    Returns
+    -------
+    dict
+        ``spectra`` (list of spectrum Datasets with KK results), ``gitt`` (dict cell key ->
+        GITT Dataset), ``warnings`` (list of str), ``checksums`` (path -> sha256).
+    """
+    from .io import kk_check, read_gitt, read_spectrum
+
+    spectra: list[xr.Dataset] = []
+    gitt: dict[tuple[str, str], xr.Dataset] = {}
+    messages: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", DrtbayesWarning)
+        for c in study.cells:
+            for e in c.eis:
+                s = read_spectrum(
+                    e.file,
+                    design=c.design,
+                    cell=c.cell,
+                    soc=e.soc,
+                    temperature_c=e.temperature_c,
+                    cell_type=e.cell_type,
+                    area_cm2=c.area_cm2,
+                    imag_sign=e.imag_sign,
+                )
+                s = kk_check(s, threshold=study.kk_threshold, strict=study.kk_strict)
+                spectra.append(s)
+            if c.gitt is not None:
+                gitt[(c.design, c.cell)] = read_gitt(
+                    c.gitt,
+                    design=c.design,
+                    cell=c.cell,
+                    capacity_mah=c.capacity_mah,
+                    area_cm2=c.area_cm2,
+                )
+    for w in caught:
+        if issubclass(w.category, DrtbayesWarning):
+            messages.append(f"{w.category.__name__}: {w.message}")
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+    if not spectra:
+        raise DataError(f"{study.path}: no EIS spectra in the study; add eis = [...] to the cells")
+    if not gitt:
+        raise DataError(f"{study.path}: no GITT records in the study; add gitt = ... to the cells")
+    checksums = {str(p): sha256_file(p) for p in study.input_files()}
+    return {"spectra": spectra, "gitt": gitt, "warnings": messages, "checksums": checksums}
+
+
+# --------------------------------------------------------------------------- tables
+def _interval(draws: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # Equal-tailed 95 % intervals: for the per-pulse tables they are the numbers users compare
+    # across tools; the HDIs are reported where the posterior is the headline (crossover).
+    q = np.nanquantile(draws, [0.5, 0.025, 0.975], axis=axis)
+    return q[0], q[1], q[2]
+
+
+def resistance_table(split: xr.Dataset, soc_model: Any | None = None) -> str:
+    """``resistance.csv``: one row per pulse and component, plus design-level rows.
+
+    Columns ``design, cell, soc, component, median, lo95, hi95`` in ohm; ``cell = all`` rows are
+    the design-level SOC curve at the design's pulse SOCs.
+    """
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["design", "cell", "soc", "component", "median", "lo95", "hi95"])
+    r = split["resistance"].transpose("pulse", "component", "sample").values
+    med, lo, hi = _interval(r)
+    designs = split["design"].values
+    cells = split["cell"].values
+    socs = split["soc"].values
+    comps = [str(c) for c in split["component"].values]
+    for i in range(r.shape[0]):
+        for j, comp in enumerate(comps):
+            w.writerow(
+                [designs[i], cells[i], f"{socs[i]:.3f}", comp]
+                + [f"{v:.6g}" for v in (med[i, j], lo[i, j], hi[i, j])]
+            )
+    if soc_model is not None:
+        post = soc_model.tree["posterior"]
+        log_r = post["log_r"].stack(sample=("chain", "draw")).transpose(
+            "design", "component", "soc", "sample"
+        )
+        grid = log_r["soc"].values
+        for d in [str(x) for x in log_r["design"].values]:
+            pulse_socs = np.unique(np.round(socs[designs == d], 3))
+            for comp in [str(c) for c in log_r["component"].values]:
+                lr = log_r.sel(design=d, component=comp).values
+                for s in pulse_socs:
+                    if s < grid.min() or s > grid.max():
+                        continue
+                    k = np.searchsorted(grid, s)
+                    k = int(np.clip(k, 1, grid.size - 1))
+                    f = (s - grid[k - 1]) / (grid[k] - grid[k - 1])
+                    vals = np.exp((1 - f) * lr[k - 1] + f * lr[k])
+                    m, lo_, hi_ = _interval(vals)
+                    w.writerow(
+                        [d, "all", f"{s:.3f}", comp] + [f"{v:.6g}" for v in (m, lo_, hi_)]
+                    )
+    return buf.getvalue()
+
+
+# --------------------------------------------------------------------------- the run
+def run_study(
+    study: str | os.PathLike | Study,
+    out_dir: str | os.PathLike,
+    *,
+    seed: int = 0,
+    force: bool = False,
+    fast: bool = False,
+    quiet: bool = False,
+    progress: Progress | None = None,
+    truth: dict[str, Any] | None = None,
+    fit_kwargs: dict[str, Any] | None = None,
+    scheduler: str | None = None,
+    workers: int | None = None,
+) -> RunResult:
+    """Run every stage of a study and write all results into ``out_dir``.
+
+    Parameters
+    ----------
+    study
+        A study file path or a loaded :class:`~drtbayes.study.Study`.
+    out_dir
+        Output folder (created). Holds ``eis_fit.nc``, ``bands.nc``, ``split.nc``,
+        ``soc_model.nc``, ``resistance.csv``, ``crossover.json``, ``report.html`` and
+        ``figures/*.png``.
+    seed
+        Random seed; the same seed gives the same numbers.
+    force
+        Recompute every stage and overwrite outputs.
+    fast
+        Approximate posteriors (MAP + Laplace) for a first look; labelled as such everywhere.
+    quiet
+        No progress output.
+    progress
+        A :class:`Progress` to report to (default: stderr).
+    truth
+        Optional known truth (from the simulator) to mark in the report.
+    fit_kwargs
+        Extra keyword arguments for :func:`drtbayes.fit_drt` (draws, tune, chains).
+    scheduler, workers
+        Run the per-cell GITT splits as Dask tasks on this scheduler address or on a local
+        cluster of ``workers`` processes; each cell keeps its own seed, so the numbers are the
+        same as a serial run.
+
+    Returns
+    -------
+    RunResult
+    """
+    from . import report as report_mod
+    from .bands import time_constant_bands
+    from .compare import crossover_report, fit_soc_model
+    from .drt import fit_drt
+    from .results import load
+
+    t_run = time.perf_counter()
+    if not isinstance(study, Study):
+        study = load_study(study)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    prog = progress or Progress(quiet=quiet)
+    state = {"stages": {}} if force else _load_state(out)
+    if not force and not state["stages"]:
+        existing = [n for names in STAGE_OUTPUTS.values() for n in names if (out / n).exists()]
+        if existing:
+            raise OutputExistsError(
+                f"{out}: holds {existing[0]} from another run; use --force to overwrite"
+            )
+    result = RunResult(out_dir=out, study=study)
+    n_total = len(STAGES) + 1
+
+    with prog.stage(1, n_total, "read", f"{len(study.cells)} cells"):
+        inputs = read_inputs(study, progress=prog)
+    result.warnings.extend(inputs["warnings"])
+    sampler = dict(study.sampler)
+    split_samples = sampler.pop("split_samples", 400)
+    fit_kw = {**sampler, **(fit_kwargs or {})}
+    settings = {
+        "study": study.settings(),
+        "seed": seed,
+        "fast": fast,
+        "version": __version__,
+        "fit": fit_kw,
+    }
+    base_key = _key(inputs["checksums"], settings)
+    keys: dict[str, str] = {}
+    prev = base_key
+    for name in STAGES:
+        prev = keys[name] = _key(name, prev)
+
+    def current(name: str) -> bool:
+        rec = state["stages"].get(name)
+        return (
+            not force
+            and rec is not None
+            and rec.get("key") == keys[name]
+            and _outputs_valid(out, STAGE_OUTPUTS[name])
+        )
+
+    def guard(name: str) -> bool:
+        # Outputs of this stage exist but were made from other inputs/settings: only --force
+        # may replace them.
+        rec = state["stages"].get(name)
+        if force:
+            return True
+        if rec is not None and rec.get("key") != keys[name]:
+            present = [n for n in STAGE_OUTPUTS[name] if (out / n).exists()]
+            if present:
+                raise OutputExistsError(
+                    f"{out / present[0]}: made with other inputs or settings; use --force"
+                )
+        return True
+
+    def finish(name: str, wall: float) -> None:
+        state["stages"][name] = {"key": keys[name], "wall_s": round(wall, 2)}
+        _save_state(out, state)
+        result.stages_run.append(name)
+        for n in STAGE_OUTPUTS[name]:
+            result.files[n] = out / n
+
+    def stage(i: int, name: str, detail: str, body: Callable[[], Any], loader: Callable[[], Any]):
+        if current(name):
+            prog.skip(i, n_total, name)
+            result.stages_skipped.append(name)
+            for n in STAGE_OUTPUTS[name]:
+                result.files[n] = out / n
+            return loader()
+        guard(name)
+        for n in STAGE_OUTPUTS[name]:
+            # A stale file of a stage that must rerun: remove it so the atomic write succeeds.
+            (out / n).unlink(missing_ok=True)
+        t = time.perf_counter()
+        with prog.stage(i, n_total, name, detail):
+            value = body()
+        finish(name, time.perf_counter() - t)
+        return value
+
+    spectra = inputs["spectra"]
+    gitt = inputs["gitt"]
+    eis_preset = study.models.get("eis", "drt-hierarchical")
+
+    def do_fit():
+        fit = fit_drt(spectra, model=eis_preset, seed=seed, fast=fast, progress=False, **fit_kw)
+        fit.tree.attrs["input_sha256"] = json.dumps(inputs["checksums"])
+        fit.save(out / "eis_fit.nc", force=True)
+        return fit
+
+    fit = stage(2, "eis_fit", f"{len(spectra)} spectra", do_fit, lambda: load(out / "eis_fit.nc"))
+    result.warnings.extend(_fit_warnings(fit))
+
+    def do_bands():
+        b = time_constant_bands(fit, processes=study.processes)
+        _save_dataset(b, out / "bands.nc", inputs["checksums"], seed, "bands")
+        return b
+
+    bands = stage(3, "bands", f"{len(study.processes)} processes", do_bands,
+                  lambda: _load_ds(out / "bands.nc"))
+
+    def do_split():
+        from .parallel import dask_client, map_units
+
+        units = []
+        for i, ((design, cell), rec) in enumerate(gitt.items()):
+            c = next(x for x in study.cells if x.design == design and x.cell == cell)
+            units.append((rec, bands, dict(capacity_mah=c.capacity_mah, area_cm2=c.area_cm2,
+                                           policy=study.band_policy, n_samples=split_samples,
+                                           seed=seed + i)))
+
+        def done(i: int, _r: Any) -> None:
+            d, c = list(gitt)[i]
+            prog.info(f"      split {d}/{c} ({i + 1}/{len(units)})")
+
+        with dask_client(scheduler, workers) as client:
+            parts = map_units(_split_unit, units, client=client, on_result=done)
+        sp = xr.concat(parts, dim="pulse", combine_attrs="override") if len(parts) > 1 else parts[0]
+        _save_dataset(sp, out / "split.nc", inputs["checksums"], seed, "split")
+        return sp
+
+    n_pulses_hint = f"{len(gitt)} records"
+    split = stage(4, "split", n_pulses_hint, do_split, lambda: _load_ds(out / "split.nc"))
+
+    def do_soc():
+        m = fit_soc_model(split, components=study.components, seed=seed, fast=fast)
+        m.tree.attrs["input_sha256"] = json.dumps(inputs["checksums"])
+        m.save(out / "soc_model.nc", force=True)
+        return m
+
+    soc_model = stage(5, "soc_model", f"{len(study.components)} components", do_soc,
+                      lambda: load(out / "soc_model.nc"))
+    result.warnings.extend(_fit_warnings(soc_model))
+
+    def do_cross():
+        rep = crossover_report(soc_model, study.a, study.b, components=study.components)
+        atomic_write_text(out / "crossover.json", json.dumps(rep, indent=2), force=True)
+        atomic_write_text(out / "resistance.csv", resistance_table(split, soc_model), force=True)
+        return rep
+
+    result.crossover = stage(
+        6, "crossover", f"{study.a} vs {study.b}", do_cross,
+        lambda: json.loads((out / "crossover.json").read_text(encoding="utf-8")),
+    )
+
+    def do_report():
+        report_mod.build_report(
+            out,
+            study=study,
+            spectra=spectra,
+            gitt=gitt,
+            fit=fit,
+            bands=bands,
+            split=split,
+            soc_model=soc_model,
+            crossover=result.crossover,
+            warnings_list=result.warnings,
+            settings=settings,
+            checksums=inputs["checksums"],
+            truth=truth,
+            fast=fast,
+        )
+
+    stage(7, "report", "figures + html", do_report, lambda: None)
+    result.files["figures"] = out / "figures"
+    result.wall_s = time.perf_counter() - t_run
+    return result
+
+
+def _split_unit(unit: tuple[xr.Dataset, xr.Dataset, dict[str, Any]]) -> xr.Dataset:
+    """One cell's GITT split (a picklable Dask task)."""
+    from .split import split_gitt
+
+    rec, bands, kw = unit
+    return split_gitt(rec, bands, **kw)
+
+
+def _fit_warnings(result: Any) -> list[str]:
+    """Diagnostics-gate failures of a fit as report lines."""
+    msgs = []
+    raw = result.tree.attrs.get("diagnostics")
+    if not raw:
+        return msgs
+    try:
+        diag = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        return msgs
+    items = diag.items() if isinstance(diag, dict) else []
+    for name, d in items:
+        if isinstance(d, dict) and d.get("gate_pass") is False:
+            msgs.append(
+                f"SamplingWarning: {name}: R-hat max {d.get('rhat_max')}, bulk ESS min "
+                f"{d.get('ess_bulk_min')}, divergences {d.get('divergences')}; rerun with more "
+                "tuning (sampler.tune) or a different preset"
+            )
+    if result.tree.attrs.get("method") not in (None, "nuts"):
+        msgs.append(
+            f"ApproximationWarning: {result.tree.attrs.get('drtbayes_kind')} posterior is "
+            f"approximate ({result.tree.attrs.get('method')}, --fast); rerun without --fast "
+            "for publication numbers"
+        )
+    return msgs
+
+
+def _save_dataset(ds: xr.Dataset, path: Path, checksums: dict, seed: int, kind: str) -> None:
+    from ._atomic import atomic_write
+
+    ds = ds.copy()
+    ds.attrs.setdefault("drtbayes_kind", kind)
+    ds.attrs.setdefault("drtbayes_version", __version__)
+    ds.attrs["input_sha256"] = json.dumps(checksums)
+    ds.attrs.setdefault("seed", seed)
+    atomic_write(path, lambda p: ds.to_netcdf(p, engine="h5netcdf"), force=True)
+
+
+def _load_ds(path: Path) -> xr.Dataset:
+    return xr.load_dataset(path, engine="h5netcdf")
