@@ -36,6 +36,7 @@ _LAZY: dict[str, str] = {
     "kk_check": "drtbayes.io",
     "make_spectrum": "drtbayes.io",
     "make_gitt": "drtbayes.io",
+    "describe": "drtbayes.io",
     # models / inference
     "fit_drt": "drtbayes.drt",
     "DRTResult": "drtbayes.drt",

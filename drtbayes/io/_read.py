@@ -1,0 +1,186 @@
+"""File readers: format detection and the public ``read_*`` functions."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from pathlib import Path
+
+import xarray as xr
+
+from ..errors import DataWarning, FileFormatError, ValueRangeError
+from . import _text
+from .biologic import mpr_table, mpt_table
+from .csv import csv_table
+from .gamry import dta_table
+from .gitt import gitt_from_table
+from .spectrum import spectra_from_table
+
+FORMATS = ("csv", "mpt", "mpr", "dta")
+_EXT = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".dat": "csv", ".mpt": "mpt",
+        ".mpr": "mpr", ".dta": "dta"}
+
+
+def detect_format(path: Path, data: bytes, fmt: str | None) -> str:
+    """Format from ``fmt``, else from the first bytes, else from the extension (else csv)."""
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise FileFormatError(f"{path}: fmt={fmt!r} is not one of {', '.join(FORMATS)}")
+        return fmt
+    head = data[:64].lstrip(b"\xef\xbb\xbf")
+    if head.startswith(b"BIO-LOGIC MODULAR FILE"):
+        return "mpr"
+    if head.startswith((b"EC-Lab ASCII FILE", b"BT-Lab ASCII FILE")):
+        return "mpt"
+    if head.startswith(b"EXPLAIN"):
+        return "dta"
+    return _EXT.get(path.suffix.lower(), "csv")
+
+
+def load_table(path: str | os.PathLike, fmt: str | None, want: str):
+    """Read a file into a Table; returns (table, loop starts, sha256)."""
+    p, data = _text.read_limited(path)
+    sha = hashlib.sha256(data).hexdigest()
+    kind = detect_format(p, data, fmt)
+    loops: list[int] = []
+    if kind == "mpr":
+        table, loops = mpr_table(p, data)
+    else:
+        text = _text.decode_text(data, p)
+        if kind == "mpt":
+            table = mpt_table(p, text)
+        elif kind == "dta":
+            table = dta_table(p, text, want)
+        else:
+            table = csv_table(p, text)
+    return table, loops, sha
+
+
+def read_spectra(
+    path: str | os.PathLike,
+    *,
+    fmt: str | None = None,
+    imag_sign: str = "auto",
+    design: str | None = None,
+    cell: str | None = None,
+    soc: float | None = None,
+    temperature_c: float | None = None,
+    cell_type: str = "symmetric",
+    area_cm2: float | None = None,
+) -> list[xr.Dataset]:
+    """Read every impedance spectrum in a file.
+
+    A BioLogic file with several loops (a ``cycle number`` column that changes, a loop module
+    in an ``.mpr``, or frequency sweeps restarting) gives one spectrum per loop; a loop with
+    fewer than 10 points is an aborted sweep, left out with a :class:`DataWarning` and listed
+    in the last spectrum's ``excluded`` attribute.
+
+    Parameters
+    ----------
+    path
+        CSV/TSV, BioLogic ``.mpt`` / ``.mpr`` or Gamry ``.DTA`` (EISPOT) file.
+    fmt
+        ``csv``, ``mpt``, ``mpr`` or ``dta``; detected from the content and extension when
+        ``None``.
+    imag_sign
+        ``"auto"`` refuses a spectrum whose imaginary part looks flipped, ``"flip"`` negates
+        Z'', ``"as-is"`` skips the check.
+    design, cell, soc, temperature_c, cell_type, area_cm2
+        Metadata stored in the attributes (cell defaults to the file name without extension).
+
+    Returns
+    -------
+    list of xr.Dataset
+        Spectra in file order (see :func:`make_spectrum` for the layout).
+
+    Raises
+    ------
+    drtbayes.errors.DataError
+        A subclass naming the file, row or column, and the fix.
+    """
+    table, loops, sha = load_table(path, fmt, "spectrum")
+    return spectra_from_table(
+        table, imag_sign=imag_sign, split_sweeps=table.fmt in ("mpt", "mpr", "dta"),
+        loop_starts=loops, source_sha256=sha, extra_attrs=dict(table.meta), design=design,
+        cell=cell, soc=soc, temperature_c=temperature_c, cell_type=cell_type, area_cm2=area_cm2,
+    )
+
+
+def read_spectrum(
+    path: str | os.PathLike,
+    *,
+    fmt: str | None = None,
+    imag_sign: str = "auto",
+    design: str | None = None,
+    cell: str | None = None,
+    soc: float | None = None,
+    temperature_c: float | None = None,
+    cell_type: str = "symmetric",
+    area_cm2: float | None = None,
+    index: int = 0,
+) -> xr.Dataset:
+    """Read one impedance spectrum (the ``index``-th of the file).
+
+    Parameters are those of :func:`read_spectra`, plus ``index``: which spectrum of a
+    multi-loop file to return (a :class:`DataWarning` says when a file holds more than one).
+
+    Returns
+    -------
+    xr.Dataset
+        Dim ``frequency`` (Hz, high to low); vars ``z_real``, ``z_imag`` (ohm, Z'' < 0 on
+        capacitive arcs); attrs design, cell, soc, temperature_c, cell_type, area_cm2, source,
+        source_sha256, source_format, imag_sign_detected, sorted_by_reader, excluded.
+    """
+    spectra = read_spectra(path, fmt=fmt, imag_sign=imag_sign, design=design, cell=cell,
+                           soc=soc, temperature_c=temperature_c, cell_type=cell_type,
+                           area_cm2=area_cm2)
+    if not -len(spectra) <= index < len(spectra):
+        raise ValueRangeError(f"{path}: index={index} but the file holds {len(spectra)} "
+                              "spectra; use read_spectra to get all of them")
+    if len(spectra) > 1:
+        warnings.warn(f"{path}: holds {len(spectra)} spectra; returning index {index} (use "
+                      "read_spectra for all)", DataWarning, stacklevel=2)
+    return spectra[index]
+
+
+def read_gitt(
+    path: str | os.PathLike,
+    *,
+    fmt: str | None = None,
+    design: str | None = None,
+    cell: str | None = None,
+    capacity_mah: float | None = None,
+    area_cm2: float | None = None,
+    current_unit: str | None = None,
+    temperature_c: float | None = None,
+    current_sign: str = "auto",
+) -> xr.Dataset:
+    """Read a GITT (chronopotentiometry) record.
+
+    Parameters
+    ----------
+    path
+        CSV/TSV, BioLogic ``.mpt`` / ``.mpr`` or Gamry ``.DTA`` (CHRONOP ``CURVE`` tables).
+    fmt
+        ``csv``, ``mpt``, ``mpr`` or ``dta``; detected when ``None``.
+    design, cell, capacity_mah, area_cm2, temperature_c
+        Metadata stored in the attributes (capacity in mAh).
+    current_unit
+        Unit of the current column when its header names none (``"mA"``, ``"A"``, ...);
+        without it a unit-less current is taken as A and listed in ``units_assumed``.
+    current_sign
+        ``"auto"``, ``"flip"`` (negate the current: for files with charge negative) or
+        ``"as-is"``; see :func:`detect_pulses`.
+
+    Returns
+    -------
+    xr.Dataset
+        Dim ``time`` (s from the first sample); vars ``current`` (A, discharge negative),
+        ``voltage`` (V); attrs as for spectra plus ``capacity_mah``.
+    """
+    table, _, sha = load_table(path, fmt, "gitt")
+    return gitt_from_table(table, current_unit=current_unit, source_sha256=sha,
+                           extra_attrs=dict(table.meta), design=design, cell=cell,
+                           capacity_mah=capacity_mah, area_cm2=area_cm2,
+                           temperature_c=temperature_c, current_sign=current_sign)
