@@ -42,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("read", help="summarise what drtbayes reads from instrument files")
     r.add_argument("files", nargs="+", type=Path)
-    r.add_argument("--kind", choices=["auto", "eis", "gitt"], default="auto")
+    r.add_argument("--capacity-mah", type=float, default=None,
+                   help="cell capacity for the SOC of GITT pulses")
     r.add_argument("--imag-sign", default="auto", choices=["auto", "flip", "as-is"])
 
     sub.add_parser("models", help="list the model presets")
@@ -124,7 +125,8 @@ def _cmd_read(a: argparse.Namespace) -> int:
     from .io import describe
 
     for path in a.files:
-        print(describe(path, kind=a.kind, imag_sign=a.imag_sign))
+        kw = {"capacity_mah": a.capacity_mah} if a.capacity_mah else {}
+        print(describe(path, imag_sign=a.imag_sign, **kw))
     return 0
 
 
