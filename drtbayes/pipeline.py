@@ -316,6 +316,9 @@ def run_study(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     prog = progress or Progress(quiet=quiet)
+    # Temporary files of a run that was killed mid-write: never valid outputs, remove them.
+    for stale in list(out.glob(".*.tmp")) + list((out / "figures").glob(".*.tmp")):
+        stale.unlink(missing_ok=True)
     state = {"stages": {}} if force else _load_state(out)
     if not force and not state["stages"]:
         existing = [n for names in STAGE_OUTPUTS.values() for n in names if (out / n).exists()]

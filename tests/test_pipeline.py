@@ -1,0 +1,127 @@
+"""End to end: a small simulated study through `drtbayes run --fast`, resume, kill and rerun."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import drtbayes
+from drtbayes.errors import OutputExistsError
+from drtbayes.pipeline import STAGES, run_study
+
+NC_FILES = ("eis_fit.nc", "bands.nc", "split.nc", "soc_model.nc")
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory) -> Path:
+    from drtbayes.simulate import simulate_study
+
+    root = tmp_path_factory.mktemp("study")
+    simulate_study(root, seed=3, crossover_soc=25.0, fast=True)
+    return root / "study.toml"
+
+
+@pytest.fixture(scope="module")
+def run_out(study, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    res = run_study(study, out, seed=5, fast=True, quiet=True)
+    return res
+
+
+def test_run_writes_every_output(run_out):
+    out = run_out.out_dir
+    for name in (*NC_FILES, "crossover.json", "resistance.csv", "report.html"):
+        assert (out / name).is_file(), name
+    for name in NC_FILES:
+        obj = drtbayes.load(out / name)
+        tree_attrs = obj.tree.attrs if hasattr(obj, "tree") else obj.attrs
+        assert tree_attrs["drtbayes_version"] == drtbayes.__version__
+        assert "input_sha256" in tree_attrs
+    figs = sorted(p.name for p in (out / "figures").glob("*.png"))
+    assert len(figs) >= 8, figs
+    html = (out / "report.html").read_text()
+    assert html.count("data:image/png;base64") == len(figs)
+    assert "could not be drawn" not in html
+
+
+def test_crossover_json_schema(run_out):
+    rep = json.loads((run_out.out_dir / "crossover.json").read_text())
+    assert rep["a"] == "L_SE" and rep["b"] == "S_SE"
+    assert set(rep["components"]) == {"R1", "R2", "R3", "total"}
+    for comp in rep["components"].values():
+        assert 0.0 <= comp["p_crossing"] <= 1.0
+        assert set(comp) >= {"p_crossing", "soc_median", "hdi95", "crossings", "p_a_better"}
+        if comp["p_crossing"] < 0.5:
+            assert comp["hdi95"] is None
+        assert len(comp["p_a_better"]["soc"]) == len(comp["p_a_better"]["p"])
+
+
+def test_crossover_near_truth_fast_mode(run_out, study):
+    truth = json.loads((study.parent / "truth.json").read_text())
+    rep = json.loads((run_out.out_dir / "crossover.json").read_text())
+    # R2 crosses at the simulated 25 % SOC; even the approximate (--fast) posterior must
+    # find a crossing there. Width of the fast-mode HDI is typically 5-10 % SOC.
+    r2 = rep["components"]["R2"]
+    assert r2["p_crossing"] > 0.5
+    assert abs(r2["soc_median"] - truth["crossover_soc"]["R2"]) < 8.0
+
+
+def test_resistance_csv(run_out):
+    with open(run_out.out_dir / "resistance.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert list(rows[0]) == ["design", "cell", "soc", "component", "median", "lo95", "hi95"]
+    comps = {r["component"] for r in rows}
+    assert comps == {"R1", "R2", "R3", "total"}
+    assert any(r["cell"] == "all" for r in rows)
+    for r in rows[:200]:
+        assert float(r["lo95"]) <= float(r["median"]) <= float(r["hi95"])
+
+
+def test_rerun_skips_and_guards(run_out, study):
+    res = run_study(study, run_out.out_dir, seed=5, fast=True, quiet=True)
+    assert res.stages_skipped == list(STAGES)
+    with pytest.raises(OutputExistsError, match="--force"):
+        run_study(study, run_out.out_dir, seed=6, fast=True, quiet=True)
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "drtbayes.cli", *args]
+
+
+def test_killed_runs_resume_to_valid_files(study, tmp_path, run_out):
+    """Kill `drtbayes run` at several points; the final rerun completes with valid files."""
+    out = tmp_path / "killed"
+    rng = np.random.default_rng(11)
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    delays = sorted(rng.uniform(2.0, 25.0, size=3))
+    for delay in delays:
+        proc = subprocess.Popen(_cli("run", str(study), "--out", str(out), "--seed", "5",
+                                     "--fast", "--quiet"), env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        for name in NC_FILES:   # whatever exists is complete and loadable
+            if (out / name).exists():
+                drtbayes.load(out / name)
+    r = subprocess.run(_cli("run", str(study), "--out", str(out), "--seed", "5", "--fast",
+                            "--quiet"), env=env, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert not list(out.glob(".*.tmp"))
+    # same seed, same numbers as the uninterrupted run
+    a = xr.load_dataset(out / "split.nc", engine="h5netcdf")["resistance"].values
+    b = xr.load_dataset(run_out.out_dir / "split.nc", engine="h5netcdf")["resistance"].values
+    np.testing.assert_array_equal(a, b)
+    assert json.loads((out / "crossover.json").read_text()) == json.loads(
+        (run_out.out_dir / "crossover.json").read_text())
