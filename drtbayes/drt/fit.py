@@ -1,0 +1,304 @@
+"""``fit_drt``: hierarchical Bayesian DRT of one or many spectra.
+
+Compiled models are cached per process, keyed by (preset text, n_spectra, n_frequency, n_tau,
+n_groups): all data (impedances, kernels, masks, group index, prior level) live in ``pm.Data``
+containers and are swapped in with nutpie's ``with_data``, so a later fit of a same-shaped
+stack costs sampling only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import warnings
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from ..errors import (
+    ApproximationWarning,
+    ColumnError,
+    DataError,
+    PresetError,
+    TooFewPointsError,
+    ValueRangeError,
+)
+from .model import ModelInputs, build_model, prepare_inputs
+from .result import DRTResult, build_tree
+
+__all__ = ["fit_drt", "clear_model_cache"]
+
+_CACHE: dict[tuple, tuple[Any, Any]] = {}
+_MIN_POINTS = 10
+
+
+def clear_model_cache() -> None:
+    """Forget every compiled model (frees memory; the next fit recompiles)."""
+    _CACHE.clear()
+
+
+def _as_stack(spectra: xr.Dataset | Sequence[xr.Dataset]) -> xr.Dataset:
+    if isinstance(spectra, xr.Dataset):
+        if "spectrum" in spectra.dims:
+            return spectra
+        spectra = [spectra]
+    spectra = list(spectra)
+    if not spectra:
+        raise DataError("fit_drt: no spectra given")
+    for i, s in enumerate(spectra):
+        if not isinstance(s, xr.Dataset):
+            raise DataError(f"fit_drt: item {i} is a {type(s).__name__}, not a spectrum "
+                            "Dataset; read files with drtbayes.read_spectrum")
+    if len(spectra) == 1:
+        s = spectra[0]
+        _check_vars(s, s.attrs.get("source", "spectrum 0"))
+        label = _label(s.attrs)
+        st = s.expand_dims(spectrum=[label])
+        for key in ("design", "cell", "soc", "temperature_c", "cell_type", "area_cm2", "source"):
+            if key in s.attrs:
+                st = st.assign_coords({key: ("spectrum", [s.attrs[key]])})
+        return st
+    from ..io import stack_spectra
+
+    return stack_spectra(spectra)
+
+
+def _label(attrs: dict) -> str:
+    soc = attrs.get("soc", float("nan"))
+    try:
+        soc_s = f"{float(soc):g}"
+    except (TypeError, ValueError):
+        soc_s = "nan"
+    return f"{attrs.get('design', '') or 'design'}/{attrs.get('cell', '') or 'cell'}/soc{soc_s}"
+
+
+def _check_vars(ds: xr.Dataset, where: str) -> None:
+    missing = [v for v in ("z_real", "z_imag") if v not in ds]
+    if missing or "frequency" not in ds.dims:
+        raise ColumnError(f"{where}: a spectrum needs dim 'frequency' and variables z_real, "
+                          f"z_imag (missing {missing or ['frequency']}); build it with "
+                          "drtbayes.make_spectrum or read_spectrum")
+
+
+def _coord(stack: xr.Dataset, name: str, default: Any) -> np.ndarray:
+    n = stack.sizes["spectrum"]
+    if name in stack.coords and stack[name].dims == ("spectrum",):
+        return np.asarray(stack[name].values)
+    return np.array([default] * n)
+
+
+def _groups(stack: xr.Dataset, pooling: str) -> tuple[np.ndarray, list[str], list[str],
+                                                      np.ndarray]:
+    labels = [str(x) for x in stack["spectrum"].values]
+    design = _coord(stack, "design", "").astype(str)
+    soc = _coord(stack, "soc", np.nan).astype(float)
+    if pooling != "hierarchical":
+        return np.arange(len(labels)), labels, list(design), soc
+    keys: dict[tuple[str, float], int] = {}
+    index = []
+    for d, s in zip(design, soc, strict=True):
+        k = (d, round(float(s), 6) if np.isfinite(s) else float("nan"))
+        # NaN SOC: one group per design (NaN != NaN, so key on a string)
+        k2 = (d, "nan") if not np.isfinite(s) else k
+        if k2 not in keys:
+            keys[k2] = len(keys)
+        index.append(keys[k2])
+    g_labels, g_design, g_soc = [], [], []
+    for (d, s) in keys:
+        s_f = float("nan") if s == "nan" else float(s)
+        g_labels.append(f"{d}/soc{s_f:g}")
+        g_design.append(d)
+        g_soc.append(s_f)
+    return np.array(index), g_labels, g_design, np.array(g_soc)
+
+
+def _validate(stack: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    _check_vars(stack, "fit_drt input")
+    st = stack.transpose("spectrum", "frequency")
+    f = np.asarray(st["frequency"].values, dtype=float)
+    if not np.all(np.isfinite(f)) or np.any(f <= 0):
+        raise ValueRangeError("fit_drt: frequencies must be finite and > 0 Hz")
+    order = np.argsort(f)[::-1]
+    zr = np.asarray(st["z_real"].values, dtype=float)[:, order]
+    zi = np.asarray(st["z_imag"].values, dtype=float)[:, order]
+    for s, lab in enumerate(st["spectrum"].values):
+        n_ok = int((np.isfinite(zr[s]) & np.isfinite(zi[s])).sum())
+        if n_ok < _MIN_POINTS:
+            raise TooFewPointsError(f"spectrum {lab!s}: {n_ok} usable points; a DRT fit needs at "
+                                    f"least {_MIN_POINTS} (measure more frequencies)")
+    return f[order], zr, zi
+
+
+def _compiled(inputs: ModelInputs, preset: dict[str, Any]) -> tuple[Any, Any, bool]:
+    import nutpie
+
+    key = (hashlib.sha256(preset["preset_toml"].encode()).hexdigest(), *inputs.shape_key)
+    hit = key in _CACHE
+    if not hit:
+        model = build_model(inputs, preset)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)
+            _CACHE[key] = (model, nutpie.compile_pymc_model(model))
+    model, compiled = _CACHE[key]
+    names = {v.name for v in compiled.shared_var_keys}
+    return model, compiled.with_data(
+        **{k: v for k, v in inputs.data_values().items() if k in names}), hit
+
+
+def fit_drt(
+    spectra: xr.Dataset | Sequence[xr.Dataset],
+    model: str | dict[str, Any] = "drt-hierarchical",
+    *,
+    draws: int | None = None,
+    tune: int | None = None,
+    chains: int | None = None,
+    seed: int = 0,
+    fast: bool = False,
+    progress: bool = True,
+    target_accept: float | None = None,
+) -> DRTResult:
+    """Fit the Bayesian DRT model to one or many spectra.
+
+    Parameters
+    ----------
+    spectra
+        One spectrum Dataset (dim ``frequency``, vars ``z_real``, ``z_imag`` in ohm), a list of
+        them, or a stacked Dataset (dims ``spectrum``, ``frequency``; NaN where a spectrum lacks
+        a frequency: those points are masked out).
+    model
+        Preset name (``drt-single``, ``drt-hierarchical``, ``drt-robust``), path to a ``.toml``
+        file, or a dict from :func:`drtbayes.load_preset`.
+    draws, tune, chains
+        NUTS draws / warm-up per chain and number of chains (None: the preset's [sampler]).
+        With ``fast=True`` ``draws`` is the number of Laplace draws (default: preset [fast]).
+    seed
+        Seed of the sampler and of the posterior-predictive noise: same seed, same numbers.
+    fast
+        MAP + Laplace approximation instead of NUTS (``method="laplace"``; warns
+        :class:`~drtbayes.errors.ApproximationWarning`).
+    progress
+        Show the sampler's progress bar.
+    target_accept
+        Override the preset's step-size adaptation target.
+
+    Returns
+    -------
+    DRTResult
+        Posterior in an ArviZ-layout DataTree (see docs/architecture.md, "drt: fit").
+
+    Raises
+    ------
+    DataError
+        Input that is not a spectrum, fewer than 10 usable points, bad frequencies.
+    PresetError
+        Unknown or invalid preset, or a non-DRT preset.
+    """
+    from ..presets import load_preset
+
+    t0 = time.perf_counter()
+    preset = model if isinstance(model, dict) else load_preset(model)
+    if preset.get("kind") != "drt":
+        raise PresetError(f"preset {preset.get('name')!r} is of kind {preset.get('kind')!r}; "
+                          "fit_drt needs a DRT preset (drt-single, drt-hierarchical, drt-robust)")
+    stack = _as_stack(spectra)
+    freq, zr, zi = _validate(stack)
+    gidx, g_labels, g_design, g_soc = _groups(stack, preset["model"]["pooling"])
+    inputs = prepare_inputs(freq, zr, zi, gidx, len(g_labels), preset)
+    pymc_model, compiled, cache_hit = _compiled(inputs, preset)
+    t_compiled = time.perf_counter()
+
+    sampler = preset["sampler"]
+    stats = None
+    if fast:
+        from .fast import laplace_draws
+
+        n_draws = int(draws if draws is not None else preset["fast"]["draws"])
+        raw, info = laplace_draws(compiled, inputs.data_values(), n_draws=n_draws, seed=seed)
+        method = "laplace"
+        fit_info = {"laplace": info}
+    else:
+        from ..inference import sample_nuts
+        from .fast import initial_point
+
+        # chains start around a smoothed least-squares DRT rather than the prior's flat level:
+        # warm-up then does not have to climb out of the smoothness funnel's neck
+        init = initial_point(compiled, inputs.data_values(), smoothness=float(
+            np.exp(preset["hyperpriors"]["smoothness_log_median"])))
+        trace = sample_nuts(
+            _start_near(compiled, init),
+            draws=int(draws if draws is not None else sampler["draws"]),
+            tune=int(tune if tune is not None else sampler["tune"]),
+            chains=int(chains if chains is not None else sampler["chains"]),
+            seed=seed,
+            target_accept=float(target_accept if target_accept is not None
+                                else sampler["target_accept"]),
+            progress=progress,
+        )
+        post = trace["posterior"]
+        raw = {k: np.asarray(post[k].values) for k in post.data_vars}
+        stats = trace["sample_stats"].to_dataset()
+        method = "nuts"
+        fit_info = {}
+    t_sampled = time.perf_counter()
+
+    spec_coords = {name: _coord(stack, name, default) for name, default in (
+        ("design", ""), ("cell", ""), ("soc", np.nan), ("temperature_c", np.nan),
+        ("cell_type", ""), ("area_cm2", np.nan), ("source", ""))}
+    tree = build_tree(
+        inputs, preset, raw, stats,
+        spectrum_labels=[str(x) for x in stack["spectrum"].values],
+        spectrum_coords=spec_coords,
+        group_labels=g_labels, group_design=g_design, group_soc=g_soc,
+        seed=seed, method=method,
+    )
+    wall = time.perf_counter() - t0
+    timing = {"wall_s": round(wall, 3), "compile_s": round(t_compiled - t0, 3),
+              "sample_s": round(t_sampled - t_compiled, 3), "compiled_cache_hit": cache_hit,
+              **fit_info}
+    tree.attrs["timing"] = json.dumps(timing, default=float)
+    tree.attrs["input_sha256"] = json.dumps(_input_hashes(stack))
+    tree.attrs["created_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
+    result = DRTResult(tree)
+    if fast:
+        warnings.warn(
+            f"DRT fit of {inputs.z_real.shape[0]} spectra is a "
+            "MAP + Laplace approximation (fast=True): intervals ignore posterior skewness and "
+            "the diagnostics gate does not apply; rerun without --fast for the reported numbers",
+            ApproximationWarning, stacklevel=2)
+    else:
+        result.apply_gate()
+    return result
+
+
+def _start_near(compiled: Any, x0: np.ndarray, jitter: float = 0.3) -> Any:
+    """The compiled model with chains starting at ``x0`` plus a seeded uniform jitter.
+
+    nutpie's PyMC models take their start points from ``initial_point_func(seed)``; replacing
+    it keeps the per-chain seeding (and so reproducibility).
+    """
+    import dataclasses
+
+    def start(seed: Any = None, *args: Any, **kwargs: Any) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        return x0 + rng.uniform(-jitter, jitter, size=x0.size)
+
+    return dataclasses.replace(compiled, initial_point_func=start)
+
+
+def _input_hashes(stack: xr.Dataset) -> dict[str, str]:
+    out: dict[str, str] = {}
+    src = _coord(stack, "source", "")
+    sha = (_coord(stack, "source_sha256", "") if "source_sha256" in stack.coords
+           else np.array([""] * stack.sizes["spectrum"]))
+    for lab, s, h in zip(stack["spectrum"].values, src, sha, strict=True):
+        if not h:
+            st = stack.sel(spectrum=lab)
+            h = hashlib.sha256(np.ascontiguousarray(
+                np.stack([st["z_real"].values, st["z_imag"].values]), dtype=float).tobytes()
+            ).hexdigest()
+        out[str(s) or str(lab)] = str(h)
+    return out

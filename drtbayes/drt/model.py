@@ -1,0 +1,242 @@
+"""Build the PyMC DRT model from a preset and stacked spectra.
+
+Everything is fitted in unit-free form: impedances are divided by ``z_scale`` (the median |Z|
+of all observed points), inductance by z_scale / w_max, elastance (1/C) by z_scale * w_min. The
+data enter as ``pm.Data`` so that one compiled model serves every batch of spectra of the same
+shape (see :mod:`drtbayes.drt.fit`).
+
+Parameterisation (why it looks like this)
+-----------------------------------------
+gamma = z_scale * exp(f) with f a field over the tau grid:
+
+* positivity comes for free, and the tails of real DRTs are straight lines in ln gamma against
+  ln tau (a ZARC decays as tau^(+-alpha)), which is exactly what a second-difference (integrated
+  random walk) prior leaves unpenalised. Gaussian-shaped peaks are parabolas in f, so sharp
+  (RC-like) and broad (ZARC, Warburg) processes are both cheap for the prior.
+* f is *centred* (f itself is the sampled vector): where the data are informative (the measured
+  range) a centred Gaussian-Markov field has the better geometry for NUTS; outside, the weak
+  per-point level prior Normal(level_mean, level_sd) keeps gamma small and the field proper.
+* the curvature scale ``smoothness`` (ln gamma per decade^2 of an integrated Wiener process) has
+  a log-normal hyperprior and is inferred: this is the hierarchical Bayesian DRT's
+  regularisation strength (Effat & Ciucci 2017), never a hand-set lambda. The prior's
+  normalising constant log det(Q(smoothness)) is computed exactly from the fixed eigenvalues of
+  D'D, so the hyperparameter's posterior is right.
+* hierarchical pooling: f_spectrum = f_group + cell_sd * (B @ z), B a fixed smooth basis
+  (leading eigenvectors of a squared-exponential correlation over ln tau) and z ~ N(0, I):
+  non-centred, so groups with a single spectrum (where cell_sd is prior-only) sample well too.
+
+Noise: sigma_i = sigma_const + sigma_prop * |Z_obs,i| (scaled units), both inferred per spectrum.
+Points a spectrum lacks (NaN in a stack) are masked out of the likelihood.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .kernels import drt_kernels, second_difference, smooth_basis
+
+__all__ = ["ModelInputs", "prepare_inputs", "build_model", "spectrum_log_gamma", "FREE_VARS"]
+
+#: Names of the sampled variables, as they appear in the PyMC model.
+FREE_VARS = ("f_group", "smoothness", "z_dev", "cell_sd", "r_inf_rel", "l_rel", "elastance_rel",
+             "sigma_const", "sigma_prop", "nu_minus_one")
+
+
+@dataclass
+class ModelInputs:
+    """Numeric inputs of the DRT model for a stack of spectra (all plain numpy)."""
+
+    frequency_hz: np.ndarray          # (F,) high -> low
+    tau_s: np.ndarray                 # (T,) ascending
+    z_real: np.ndarray                # (S, F) ohm, NaN where missing
+    z_imag: np.ndarray                # (S, F)
+    group_index: np.ndarray           # (S,) int
+    n_groups: int
+    z_scale: float                    # ohm
+    omega_max: float                  # rad/s
+    omega_min: float
+    level_mean_base: float = -6.0     # preset log_gamma_level_mean
+    tail_decay_per_decade: float = 4.0
+    k_real: np.ndarray = field(init=False)
+    k_imag: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.k_real, self.k_imag = drt_kernels(self.frequency_hz, self.tau_s)
+
+    @property
+    def level_mean(self) -> np.ndarray:
+        """Prior mean of ln(gamma / z_scale) on the tau grid.
+
+        Outside the measured window (tau < 1/w_max, tau > 1/w_min) gamma is degenerate with
+        R_inf (fast side) and the series capacitance (slow side); a level that falls by
+        ``tail_decay_per_decade`` there says "no processes outside the window" and keeps those
+        parameters identifiable (without it NUTS meets a banana between R_inf and the fast
+        tail of gamma).
+        """
+        log10_tau = np.log10(self.tau_s)
+        outside = np.maximum(0.0, np.maximum(np.log10(1 / self.omega_max) - log10_tau,
+                                             log10_tau - np.log10(1 / self.omega_min)))
+        return self.level_mean_base - self.tail_decay_per_decade * outside
+
+    @property
+    def mask(self) -> np.ndarray:
+        return (np.isfinite(self.z_real) & np.isfinite(self.z_imag)).astype(float)
+
+    @property
+    def shape_key(self) -> tuple[int, int, int, int]:
+        return (self.z_real.shape[0], self.frequency_hz.size, self.tau_s.size, self.n_groups)
+
+    def data_values(self) -> dict[str, np.ndarray]:
+        """Values of the model's ``pm.Data`` containers (scaled, NaN replaced by 0 + mask)."""
+        mask = self.mask
+        zr = np.where(mask > 0, self.z_real, 0.0) / self.z_scale
+        zi = np.where(mask > 0, self.z_imag, 0.0) / self.z_scale
+        omega = 2 * np.pi * self.frequency_hz
+        return {
+            "z_real_obs": zr,
+            "z_imag_obs": zi,
+            "obs_mask": mask,
+            "abs_z_obs": np.hypot(zr, zi),
+            "k_real": self.k_real,
+            "k_imag": self.k_imag,
+            "omega_rel": omega / self.omega_max,
+            "inv_omega_rel": self.omega_min / omega,
+            "group_index": self.group_index.astype(np.int64),
+            "level_mean": self.level_mean,
+        }
+
+
+def prepare_inputs(frequency_hz: np.ndarray, z_real: np.ndarray, z_imag: np.ndarray,
+                   group_index: np.ndarray, n_groups: int, preset: dict[str, Any]
+                   ) -> ModelInputs:
+    """Tau grid, scales and kernels for a stack of spectra on one frequency axis."""
+    from .kernels import tau_grid
+
+    grid = preset["tau_grid"]
+    mask = np.isfinite(z_real) & np.isfinite(z_imag)
+    f_obs = frequency_hz[mask.any(0)]
+    tau = tau_grid(f_obs, points_per_decade=grid["points_per_decade"],
+                   extend_decades=grid["extend_decades"])
+    z_scale = float(np.median(np.hypot(z_real[mask], z_imag[mask])))
+    return ModelInputs(
+        frequency_hz=np.asarray(frequency_hz, dtype=float),
+        tau_s=tau,
+        z_real=np.asarray(z_real, dtype=float),
+        z_imag=np.asarray(z_imag, dtype=float),
+        group_index=np.asarray(group_index, dtype=np.int64),
+        n_groups=int(n_groups),
+        z_scale=z_scale,
+        omega_max=float(2 * np.pi * f_obs.max()),
+        omega_min=float(2 * np.pi * f_obs.min()),
+        level_mean_base=float(preset["priors"]["log_gamma_level_mean"]),
+        tail_decay_per_decade=float(preset["priors"]["tail_decay_per_decade"]),
+    )
+
+
+def build_model(inputs: ModelInputs, preset: dict[str, Any]):
+    """The PyMC model for ``inputs`` under ``preset`` (data in ``pm.Data`` containers).
+
+    Returns
+    -------
+    pymc.Model
+    """
+    import pymc as pm
+    import pytensor.tensor as pt
+
+    pri = preset["priors"]
+    hyp = preset["hyperpriors"]
+    noi = preset["noise"]
+    mdl = preset["model"]
+    lik = preset["likelihood"]
+    n_spec, n_freq, n_tau, n_group = inputs.shape_key
+    hierarchical = mdl["pooling"] == "hierarchical"
+    if not hierarchical and n_group != n_spec:
+        raise ValueError("without pooling every spectrum is its own group")
+    h_dec = 1.0 / float(preset["tau_grid"]["points_per_decade"])
+    level_sd = float(pri["log_gamma_level_sd"])
+    d2 = second_difference(n_tau)
+    eig_dd = np.linalg.eigvalsh(d2.T @ d2)
+    eig_dd = np.clip(eig_dd, 0.0, None)
+
+    vals = inputs.data_values()
+    coords = {"spectrum": np.arange(n_spec), "group": np.arange(n_group),
+              "tau": np.arange(n_tau), "frequency": np.arange(n_freq)}
+    with pm.Model(coords=coords) as model:
+        data = {k: pm.Data(k, v) for k, v in vals.items()}
+
+        smoothness = pm.LogNormal("smoothness", mu=float(hyp["smoothness_log_median"]),
+                                  sigma=float(hyp["smoothness_log_sd"]))
+        rw_sd = smoothness * h_dec**1.5
+        f_group = pm.Normal("f_group", mu=data["level_mean"][None, :], sigma=level_sd,
+                            dims=("group", "tau"))
+        curv = pt.dot(f_group - data["level_mean"][None, :], d2.T)  # (G, T-2) second differences
+        pm.Potential(
+            "smoothness_prior",
+            -0.5 * pt.sum(pt.sqr(curv)) / rw_sd**2
+            + 0.5 * n_group * pt.sum(pt.log1p(eig_dd * level_sd**2 / rw_sd**2)),
+        )
+        if hierarchical:
+            hie = preset["hierarchy"]
+            basis = deviation_basis(inputs, preset)
+            cell_sd = pm.HalfNormal("cell_sd", sigma=float(hie["cell_sd_scale"]))
+            z_dev = pm.Normal("z_dev", 0.0, 1.0, shape=(n_spec, basis.shape[1]))
+            f_spec = f_group[data["group_index"]] + cell_sd * pt.dot(z_dev, basis.T)
+        else:
+            f_spec = f_group
+        gamma = pt.exp(f_spec)  # (S, T), scaled
+
+        r_inf = pm.HalfNormal("r_inf_rel", sigma=float(pri["r_inf_scale"]), dims="spectrum")
+        z_re = r_inf[:, None] + pt.dot(gamma, data["k_real"].T)
+        z_im = pt.dot(gamma, data["k_imag"].T)
+        if mdl["inductance"]:
+            l_rel = pm.HalfNormal("l_rel", sigma=float(pri["inductance_scale"]), dims="spectrum")
+            z_im = z_im + l_rel[:, None] * data["omega_rel"][None, :]
+        if mdl["series_capacitance"]:
+            el = pm.HalfNormal("elastance_rel", sigma=float(pri["elastance_scale"]),
+                               dims="spectrum")
+            z_im = z_im - el[:, None] * data["inv_omega_rel"][None, :]
+
+        s_const = pm.HalfNormal("sigma_const", sigma=float(noi["constant_scale"]),
+                                dims="spectrum")
+        s_prop = pm.HalfNormal("sigma_prop", sigma=float(noi["proportional_scale"]),
+                               dims="spectrum")
+        sigma = s_const[:, None] + s_prop[:, None] * data["abs_z_obs"]
+        if lik["family"] == "student_t":
+            nu = 1.0 + pm.Gamma("nu_minus_one", alpha=float(lik["nu_alpha"]),
+                                beta=float(lik["nu_beta"]))
+            dist_re = pm.StudentT.dist(nu=nu, mu=z_re, sigma=sigma)
+            dist_im = pm.StudentT.dist(nu=nu, mu=z_im, sigma=sigma)
+        else:
+            dist_re = pm.Normal.dist(mu=z_re, sigma=sigma)
+            dist_im = pm.Normal.dist(mu=z_im, sigma=sigma)
+        # a Potential (not an observed RV) so that missing points of a stack are masked out
+        # while every array keeps its fixed (spectrum, frequency) shape for compiled reuse
+        loglik = (pm.logp(dist_re, data["z_real_obs"]) + pm.logp(dist_im, data["z_imag_obs"]))
+        pm.Potential("likelihood", pt.sum(data["obs_mask"] * loglik))
+    return model
+
+
+def deviation_basis(inputs: ModelInputs, preset: dict[str, Any]) -> np.ndarray | None:
+    """The fixed smooth basis of cell-level deviations (None without pooling)."""
+    if preset["model"]["pooling"] != "hierarchical":
+        return None
+    hie = preset["hierarchy"]
+    return smooth_basis(np.log(inputs.tau_s), float(hie["deviation_length_decades"]),
+                        min(int(hie["deviation_rank"]), inputs.tau_s.size))
+
+
+def spectrum_log_gamma(draws: dict[str, np.ndarray], inputs: ModelInputs,
+                       preset: dict[str, Any]) -> np.ndarray:
+    """ln(gamma / z_scale) of every spectrum, shape (chain, draw, spectrum, tau), from draws.
+
+    ``draws`` maps the model's variable names to arrays with leading (chain, draw) axes.
+    """
+    f_group = draws["f_group"]
+    f_spec = f_group[:, :, inputs.group_index, :]
+    basis = deviation_basis(inputs, preset)
+    if basis is not None:
+        f_spec = f_spec + draws["cell_sd"][..., None, None] * (draws["z_dev"] @ basis.T)
+    return f_spec

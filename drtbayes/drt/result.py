@@ -1,0 +1,431 @@
+"""``DRTResult``: the posterior of a DRT fit as an ArviZ-layout DataTree, summaries and peaks."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from scipy.signal import find_peaks
+
+from ..errors import DataError
+from .kernels import quadrature_weights
+from .model import ModelInputs, spectrum_log_gamma
+
+__all__ = ["DRTResult", "build_tree", "load_drt", "find_peak_clusters"]
+
+_STAT_KEEP = ("diverging", "depth", "maxdepth_reached", "step_size", "n_steps", "logp",
+              "energy", "energy_error", "mean_tree_accept")
+
+
+def _version() -> str:
+    from .. import __version__
+
+    return __version__
+
+
+def build_tree(inputs: ModelInputs, preset: dict[str, Any], raw: dict[str, np.ndarray],
+               stats: xr.Dataset | None, *, spectrum_labels: list[str],
+               spectrum_coords: dict[str, np.ndarray], group_labels: list[str],
+               group_design: list[str], group_soc: np.ndarray, seed: int,
+               method: str) -> xr.DataTree:
+    """Assemble the result DataTree from the draws of the model's variables (scaled units)."""
+    zs = inputs.z_scale
+    q = quadrature_weights(inputs.tau_s)
+    f_spec = spectrum_log_gamma(raw, inputs, preset)  # chain, draw, S, T
+    gamma = zs * np.exp(f_spec)
+    gamma_group = zs * np.exp(raw["f_group"])
+    n_chain, n_draw, n_spec, _ = gamma.shape
+    cd = ("chain", "draw")
+    post: dict[str, Any] = {
+        "gamma": (cd + ("spectrum", "tau"), gamma,
+                  {"units": "ohm", "long_name": "DRT per unit ln tau"}),
+        "gamma_group": (cd + ("group", "tau"), gamma_group,
+                        {"units": "ohm", "long_name": "design-level DRT of each (design, soc)"}),
+        "r_inf": (cd + ("spectrum",), zs * raw["r_inf_rel"], {"units": "ohm"}),
+        "r_pol": (cd + ("spectrum",), gamma @ q,
+                  {"units": "ohm", "long_name": "integral of gamma d ln tau"}),
+        "sigma_const": (cd + ("spectrum",), zs * raw["sigma_const"],
+                        {"units": "ohm", "long_name": "constant noise sd"}),
+        "sigma_prop": (cd + ("spectrum",), raw["sigma_prop"],
+                       {"units": "1", "long_name": "noise sd proportional to |Z|"}),
+        "smoothness": (cd, raw["smoothness"],
+                       {"units": "ln(ohm) per decade^1.5",
+                        "long_name": "curvature scale of ln gamma (inferred regularisation)"}),
+    }
+    z_re = zs * (raw["r_inf_rel"][..., None] + np.exp(f_spec) @ inputs.k_real.T)
+    z_im = zs * (np.exp(f_spec) @ inputs.k_imag.T)
+    omega = 2 * np.pi * inputs.frequency_hz
+    if "l_rel" in raw:
+        l_h = raw["l_rel"] * zs / inputs.omega_max
+        post["l_h"] = (cd + ("spectrum",), l_h, {"units": "H"})
+        z_im = z_im + l_h[..., None] * omega
+    if "elastance_rel" in raw:
+        elast = raw["elastance_rel"] * zs * inputs.omega_min  # 1/C in 1/F
+        with np.errstate(divide="ignore"):
+            post["c_f"] = (cd + ("spectrum",), 1.0 / elast, {"units": "F"})
+        z_im = z_im - elast[..., None] / omega
+    if "cell_sd" in raw:
+        post["cell_sd"] = (cd, raw["cell_sd"],
+                           {"units": "1", "long_name": "sd of a cell's ln gamma deviation"})
+    if "nu_minus_one" in raw:
+        post["nu"] = (cd, 1.0 + raw["nu_minus_one"], {"long_name": "Student-t dof"})
+
+    # posterior predictive: model impedance plus a noise draw of the fitted noise model
+    mask = inputs.mask.astype(bool)
+    abs_obs = np.hypot(np.nan_to_num(inputs.z_real), np.nan_to_num(inputs.z_imag))
+    sigma = (zs * raw["sigma_const"][..., None] + raw["sigma_prop"][..., None] * abs_obs)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xD27]))
+    shape = z_re.shape
+    if "nu_minus_one" in raw:
+        nu = 1.0 + raw["nu_minus_one"][..., None, None]
+        e_re = rng.standard_t(np.broadcast_to(nu, shape))
+        e_im = rng.standard_t(np.broadcast_to(nu, shape))
+    else:
+        e_re = rng.standard_normal(shape)
+        e_im = rng.standard_normal(shape)
+    pp_re = np.where(mask, z_re + sigma * e_re, np.nan)
+    pp_im = np.where(mask, z_im + sigma * e_im, np.nan)
+
+    spec = {"spectrum": np.array(spectrum_labels, dtype=str)}
+    for name, vals in spectrum_coords.items():
+        arr = np.asarray(vals)
+        if arr.dtype.kind in "OUS":
+            arr = np.array(["" if v is None else str(v) for v in arr], dtype=str)
+        else:
+            arr = arr.astype(float)
+        spec[name] = ("spectrum", arr)
+    spec["spectrum_group"] = ("spectrum", np.array([group_labels[i] for i in
+                                                    inputs.group_index], dtype=str))
+    base = {"chain": np.arange(n_chain), "draw": np.arange(n_draw)}
+    tau_c = ("tau", inputs.tau_s, {"units": "s"})
+    freq_c = ("frequency", inputs.frequency_hz, {"units": "Hz"})
+    posterior = xr.Dataset(post, coords={
+        **base, **spec, "tau": tau_c,
+        "group": np.array(group_labels, dtype=str),
+        # contract names these design / soc; one Dataset cannot hold two coords of one name
+        # on different dims, so they are group_design / group_soc (as bands.py reads them)
+        "group_design": ("group", np.array(group_design, dtype=str)),
+        "group_soc": ("group", np.asarray(group_soc, dtype=float)),
+    })
+    pp = xr.Dataset({"z_real": (cd + ("spectrum", "frequency"), pp_re, {"units": "ohm"}),
+                     "z_imag": (cd + ("spectrum", "frequency"), pp_im, {"units": "ohm"})},
+                    coords={**base, **spec, "frequency": freq_c})
+    obs = xr.Dataset({"z_real": (("spectrum", "frequency"), inputs.z_real, {"units": "ohm"}),
+                      "z_imag": (("spectrum", "frequency"), inputs.z_imag, {"units": "ohm"})},
+                     coords={**spec, "frequency": freq_c})
+    groups = {"posterior": posterior, "posterior_predictive": pp, "observed_data": obs}
+    if stats is not None:
+        keep = {k: stats[k] for k in _STAT_KEEP if k in stats and stats[k].dims == cd}
+        ss = xr.Dataset({k: (cd, np.asarray(v.values)) for k, v in keep.items()}, coords=base)
+        groups["sample_stats"] = ss
+    tree = xr.DataTree.from_dict(groups)
+    tree.attrs.update({
+        "drtbayes_kind": "drt_fit",
+        "drtbayes_version": _version(),
+        "preset": str(preset.get("name", "")),
+        "preset_toml": str(preset.get("preset_toml", "")),
+        "seed": int(seed),
+        "method": method,
+        "z_scale_ohm": float(zs),
+    })
+    return tree
+
+
+# --------------------------------------------------------------------------- peaks
+def _draw_peaks(g: np.ndarray, ln_tau: np.ndarray, rel_prom: float
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Peaks of one draw: log10 tau (parabolic refinement in ln gamma) and resistance (ohm).
+
+    The resistance of a peak is the integral of gamma between the minima that bound it (the
+    grid ends for the outermost peaks).
+    """
+    top = float(g.max())
+    if not np.isfinite(top) or top <= 0:
+        return np.zeros(0), np.zeros(0)
+    idx, _ = find_peaks(g, prominence=rel_prom * top)
+    if idx.size == 0:
+        return np.zeros(0), np.zeros(0)
+    # bounding minima: argmin of gamma between consecutive peaks
+    bounds = [0]
+    for a, b in zip(idx[:-1], idx[1:], strict=True):
+        bounds.append(a + int(np.argmin(g[a:b + 1])))
+    bounds.append(g.size - 1)
+    cum = np.concatenate([[0.0], np.cumsum(0.5 * (g[1:] + g[:-1]) * np.diff(ln_tau))])
+    r = np.array([cum[bounds[i + 1]] - cum[bounds[i]] for i in range(idx.size)])
+    lg = np.log(np.maximum(g, 1e-300))
+    pos = ln_tau[idx].copy()
+    inner = (idx > 0) & (idx < g.size - 1)
+    i = idx[inner]
+    den = lg[i - 1] - 2 * lg[i] + lg[i + 1]
+    shift = np.where(den < 0, 0.5 * (lg[i - 1] - lg[i + 1]) / np.where(den < 0, den, -1), 0.0)
+    pos[inner] += np.clip(shift, -0.5, 0.5) * (ln_tau[1] - ln_tau[0])
+    return pos / np.log(10.0), r
+
+
+def _hdi(x: np.ndarray, prob: float = 0.95) -> list[float]:
+    import arviz_stats
+
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size < 2:
+        return [float("nan"), float("nan")]
+    lo, hi = np.asarray(arviz_stats.hdi(x, prob=prob), dtype=float)
+    return [float(lo), float(hi)]
+
+
+def _stat(x: np.ndarray) -> dict[str, Any]:
+    x = np.asarray(x, dtype=float).ravel()
+    return {"median": float(np.median(x)), "hdi95": _hdi(x)}
+
+
+def find_peak_clusters(gamma_draws: np.ndarray, tau_s: np.ndarray, *, rel_prominence: float = 0.05,
+                       cluster_width_decades: float = 0.5, min_probability: float = 0.5
+                       ) -> list[dict[str, Any]]:
+    """Processes (peaks) of a DRT posterior, fastest first.
+
+    Peaks are found in every draw as local maxima of gamma whose prominence is at least
+    ``rel_prominence`` of the draw's maximum; peaks of different draws are matched by
+    clustering in log10 tau (modes of the smoothed histogram of all draws' peak positions,
+    each peak going to the nearest mode within ``cluster_width_decades``/2). A cluster is
+    reported when more than ``min_probability`` of the draws have a peak in it.
+
+    Parameters
+    ----------
+    gamma_draws
+        (draw, tau) in ohm per unit ln tau.
+    tau_s
+        Tau grid (s, ascending).
+
+    Returns
+    -------
+    list of dict
+        ``tau_s`` and ``r_ohm`` (each ``{"median", "hdi95"}``) and ``probability``.
+    """
+    ln_tau = np.log(np.asarray(tau_s, dtype=float))
+    pos_l, r_l, d_l = [], [], []
+    for d, g in enumerate(np.asarray(gamma_draws, dtype=float)):
+        p, r = _draw_peaks(g, ln_tau, rel_prominence)
+        pos_l.append(p)
+        r_l.append(r)
+        d_l.append(np.full(p.size, d))
+    n_draws = len(pos_l)
+    if n_draws == 0:
+        return []
+    pos, res, drw = np.concatenate(pos_l), np.concatenate(r_l), np.concatenate(d_l)
+    if pos.size == 0:
+        return []
+    lt = ln_tau / np.log(10.0)
+    edges = np.arange(lt[0] - 0.025, lt[-1] + 0.05, 0.05)
+    hist, _ = np.histogram(pos, bins=edges)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    ker = np.exp(-0.5 * (np.arange(-6, 7) * 0.05 / 0.1) ** 2)
+    smooth = np.convolve(hist, ker / ker.sum(), mode="same")
+    modes, _ = find_peaks(np.pad(smooth, 1), prominence=0.02 * n_draws)
+    modes = centres[modes - 1]
+    if modes.size == 0:
+        return []
+    nearest = np.argmin(np.abs(pos[:, None] - modes[None, :]), axis=1)
+    near_ok = np.abs(pos - modes[nearest]) <= cluster_width_decades / 2
+    out = []
+    for k, m in enumerate(modes):
+        sel = near_ok & (nearest == k)
+        if not sel.any():
+            continue
+        # one peak per draw and cluster: the one with the largest resistance
+        best: dict[int, tuple[float, float]] = {}
+        for p, r, d in zip(pos[sel], res[sel], drw[sel], strict=True):
+            if d not in best or r > best[d][1]:
+                best[int(d)] = (p, r)
+        prob = len(best) / n_draws
+        if prob <= min_probability:
+            continue
+        ps = np.array([v[0] for v in best.values()])
+        rs = np.array([v[1] for v in best.values()])
+        tau_stat = _stat(10.0 ** ps)
+        out.append({"tau_s": tau_stat, "r_ohm": _stat(rs), "probability": round(prob, 4),
+                    "log10_tau_median": float(np.median(ps))})
+    out.sort(key=lambda c: c["log10_tau_median"])
+    for c in out:
+        c.pop("log10_tau_median")
+    return out
+
+
+def _json_safe(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_json_safe(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        return float(x) if math.isfinite(float(x)) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x
+
+
+# --------------------------------------------------------------------------- result
+class DRTResult:
+    """Result of :func:`drtbayes.fit_drt`: the posterior DataTree and what is derived from it.
+
+    Parameters
+    ----------
+    tree
+        ArviZ-layout DataTree (``posterior``, ``posterior_predictive``, ``observed_data``,
+        ``sample_stats``) with root attrs ``drtbayes_kind="drt_fit"`` etc.
+    """
+
+    def __init__(self, tree: xr.DataTree) -> None:
+        if tree.attrs.get("drtbayes_kind") != "drt_fit":
+            raise DataError("not a DRT fit: root attr drtbayes_kind is "
+                            f"{tree.attrs.get('drtbayes_kind')!r}, expected 'drt_fit'")
+        self.tree = tree
+
+    def __repr__(self) -> str:
+        p = self.posterior
+        return (f"DRTResult(method={self.method!r}, preset={self.tree.attrs.get('preset')!r}, "
+                f"spectra={p.sizes.get('spectrum', 0)}, chains={p.sizes.get('chain')}, "
+                f"draws={p.sizes.get('draw')}, tau={p.sizes.get('tau')})")
+
+    # ------------------------------------------------------------------ views
+    @property
+    def posterior(self) -> xr.Dataset:
+        """The posterior group as a Dataset."""
+        return self.tree["posterior"].to_dataset()
+
+    @property
+    def tau(self) -> np.ndarray:
+        """Tau grid, s (ascending)."""
+        return np.asarray(self.tree["posterior"]["tau"].values, dtype=float)
+
+    @property
+    def method(self) -> str:
+        """``nuts`` or ``laplace``."""
+        return str(self.tree.attrs.get("method", ""))
+
+    @property
+    def diagnostics(self) -> dict[str, dict[str, Any]]:
+        """Per spectrum: ``rhat_max``, ``ess_bulk_min``, ``divergences``, ``gate_pass``."""
+        text = self.tree.attrs.get("diagnostics")
+        return json.loads(text) if text else {}
+
+    @property
+    def spectra(self) -> list[str]:
+        """Spectrum labels."""
+        return [str(s) for s in self.tree["posterior"]["spectrum"].values]
+
+    # ------------------------------------------------------------------ diagnostics
+    def apply_gate(self) -> bool:
+        """Compute per-spectrum diagnostics, store them in ``attrs["diagnostics"]``, warn on
+        failure (:class:`~drtbayes.errors.SamplingWarning`); True when all pass."""
+        from ..inference import chain_diagnostics, gate
+        import tomllib
+
+        post = self.posterior
+        try:
+            th = tomllib.loads(self.tree.attrs.get("preset_toml", "")).get("gate", {})
+        except tomllib.TOMLDecodeError:
+            th = {}
+        shared = [post[v].values for v in ("smoothness", "cell_sd", "nu") if v in post]
+        div = 0
+        if "sample_stats" in self.tree.children and "diverging" in self.tree["sample_stats"]:
+            div = int(np.asarray(self.tree["sample_stats"]["diverging"].values).sum())
+        diag: dict[str, dict[str, Any]] = {}
+        for i, lab in enumerate(self.spectra):
+            arrays = [np.log(np.maximum(post["gamma"].values[:, :, i], 1e-300))]
+            for v in ("r_inf", "r_pol", "l_h", "sigma_const", "sigma_prop"):
+                if v in post:
+                    arrays.append(post[v].values[:, :, i])
+            if "c_f" in post:
+                with np.errstate(divide="ignore"):
+                    arrays.append(1.0 / post["c_f"].values[:, :, i])
+            rhat, ess = chain_diagnostics(arrays + shared)
+            diag[lab] = {"rhat_max": round(rhat, 4), "ess_bulk_min": round(ess, 1),
+                         "divergences": div}
+        ok = gate(diag, th)
+        self.tree.attrs["diagnostics"] = json.dumps(_json_safe(diag))
+        return ok
+
+    # ------------------------------------------------------------------ summaries
+    def summary(self) -> dict[str, Any]:
+        """Per spectrum: r_inf, r_pol, l, c (median and 95 % HDI), peaks, diagnostics, wall_s.
+
+        Returns
+        -------
+        dict
+            Spectrum label -> entry; plus ``_method`` and ``_preset`` (strings). ``l`` / ``c``
+            are None when the preset switches them off.
+        """
+        import tomllib
+
+        post = self.posterior
+        try:
+            pk = tomllib.loads(self.tree.attrs.get("preset_toml", "")).get("peaks", {})
+        except tomllib.TOMLDecodeError:
+            pk = {}
+        diag = self.diagnostics
+        timing = json.loads(self.tree.attrs.get("timing", "{}") or "{}")
+        n_spec = len(self.spectra)
+        wall = timing.get("wall_s")
+        out: dict[str, Any] = {"_method": self.method,
+                               "_preset": str(self.tree.attrs.get("preset", ""))}
+        tau = self.tau
+        for i, lab in enumerate(self.spectra):
+            g = post["gamma"].values[:, :, i].reshape(-1, tau.size)
+            entry: dict[str, Any] = {
+                "r_inf": _stat(post["r_inf"].values[:, :, i]),
+                "r_pol": _stat(post["r_pol"].values[:, :, i]),
+                "l": _stat(post["l_h"].values[:, :, i]) if "l_h" in post else None,
+                "c": self._c_stat(i) if "c_f" in post else None,
+                "peaks": find_peak_clusters(
+                    g, tau, rel_prominence=float(pk.get("rel_prominence", 0.05)),
+                    cluster_width_decades=float(pk.get("cluster_width_decades", 0.5)),
+                    min_probability=float(pk.get("min_probability", 0.5))),
+                "diagnostics": diag.get(lab, {"rhat_max": None, "ess_bulk_min": None,
+                                              "divergences": None, "gate_pass": None}),
+                "method": self.method,
+                "wall_s": None if wall is None else round(float(wall) / n_spec, 3),
+            }
+            out[lab] = entry
+        return out
+
+    def _c_stat(self, i: int) -> dict[str, Any]:
+        c = self.posterior["c_f"].values[:, :, i].ravel()
+        with np.errstate(divide="ignore"):
+            el = 1.0 / c
+        lo, hi = _hdi(el)
+        # HDI of the elastance 1/C (finite, includes 0 = "no capacitor"), mapped back to C
+        with np.errstate(divide="ignore"):
+            return {"median": float(np.median(c)),
+                    "hdi95": [1.0 / hi if hi > 0 else math.inf, 1.0 / lo if lo > 0 else math.inf]}
+
+    def to_json_summary(self) -> dict[str, Any]:
+        """:meth:`summary` with non-finite numbers as null, ready for ``json.dumps``."""
+        return _json_safe(self.summary())
+
+    # ------------------------------------------------------------------ io
+    def save(self, path: str | os.PathLike, force: bool = False) -> Path:
+        """Write the DataTree to netCDF (h5netcdf), atomically; never clobbers unless ``force``."""
+        from .._atomic import atomic_write
+
+        return atomic_write(path, lambda p: self.tree.to_netcdf(p, engine="h5netcdf"),
+                            force=force)
+
+
+def load_drt(path: str | os.PathLike) -> DRTResult:
+    """Read a DRT fit written by :meth:`DRTResult.save`."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"{p}: file not found")
+    try:
+        tree = xr.open_datatree(p, engine="h5netcdf")
+        tree = tree.load()
+        tree.close()
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{p}: not a readable netCDF DataTree ({exc})") from exc
+    return DRTResult(tree)

@@ -1,0 +1,141 @@
+"""Sampling with nutpie and the diagnostics gate (R-hat, bulk ESS, divergences).
+
+Every NUTS fit passes through :func:`gate`: a fit whose R-hat exceeds ``rhat_max``, whose bulk
+ESS is below ``ess_bulk_min`` or that had divergent transitions is flagged (``gate_pass`` false
+in the diagnostics stored with the result and in its summary) and a
+:class:`~drtbayes.errors.SamplingWarning` with advice is issued. It is never passed silently.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .errors import SamplingWarning
+
+__all__ = ["sample_nuts", "chain_diagnostics", "gate", "GATE_DEFAULT"]
+
+#: Defaults of the gate (presets can override them in their [gate] table).
+GATE_DEFAULT = {"rhat_max": 1.01, "ess_bulk_min": 400.0, "max_divergences": 0}
+
+
+def sample_nuts(compiled: Any, *, draws: int, tune: int, chains: int, seed: int,
+                target_accept: float, progress: bool = False, cores: int | None = None,
+                init_mean: np.ndarray | None = None) -> Any:
+    """Run nutpie's NUTS on a compiled model.
+
+    Parameters
+    ----------
+    compiled
+        ``nutpie.compile_pymc_model`` output (possibly ``.with_data(...)``).
+    draws, tune, chains
+        Kept draws and warm-up draws per chain, number of chains.
+    seed
+        Sampler seed: the same seed gives identical draws.
+    target_accept
+        Step-size adaptation target.
+    progress
+        Show nutpie's progress bar.
+    cores
+        Chains run in parallel (default: all cores).
+    init_mean
+        Start point in the unconstrained space (chains start jittered around it).
+
+    Returns
+    -------
+    xarray.DataTree
+        nutpie's trace (``posterior``, ``sample_stats``; warm-up not kept).
+    """
+    import nutpie
+
+    kw: dict[str, Any] = {}
+    if cores is not None:
+        kw["cores"] = int(cores)
+    if init_mean is not None:
+        kw["init_mean"] = np.asarray(init_mean, dtype=float)
+    # A low-rank mass matrix captures the strong posterior correlations of neighbouring gamma
+    # values (the DRT inversion is ill-posed); it cut the leapfrog steps per draw ~5x against
+    # the diagonal one on the 2-ZARC benchmark.
+    return nutpie.sample(
+        compiled, draws=int(draws), tune=int(tune), chains=int(chains), seed=int(seed),
+        target_accept=float(target_accept), progress_bar=bool(progress), save_warmup=False,
+        adaptation="low_rank", **kw,
+    )
+
+
+def chain_diagnostics(arrays: Sequence[np.ndarray]) -> tuple[float, float]:
+    """Worst rank-normalised split R-hat and smallest bulk ESS over ``arrays``.
+
+    Each array has leading (chain, draw) axes; any trailing axes are flattened. Constant
+    entries (no variation at all) are skipped; NaN results count as failing.
+    """
+    import arviz_stats
+
+    rhat_max, ess_min = 1.0, np.inf
+    for a in arrays:
+        a = np.asarray(a, dtype=float)
+        if a.ndim < 2:
+            continue
+        a = a.reshape(a.shape[0], a.shape[1], -1)
+        varying = np.ptp(a.reshape(-1, a.shape[2]), axis=0) > 0
+        if not varying.any():
+            continue
+        a = a[:, :, varying]
+        r = np.asarray(arviz_stats.rhat(a, chain_axis=0, draw_axis=1), dtype=float)
+        e = np.asarray(arviz_stats.ess(a, chain_axis=0, draw_axis=1, method="bulk"),
+                       dtype=float)
+        rhat_max = max(rhat_max, float(np.max(np.where(np.isfinite(r), r, np.inf))))
+        ess_min = min(ess_min, float(np.min(np.where(np.isfinite(e), e, 0.0))))
+    return rhat_max, (ess_min if np.isfinite(ess_min) else float("nan"))
+
+
+def gate(diagnostics: Mapping[str, Mapping[str, Any]], thresholds: Mapping[str, Any] | None = None,
+         *, what: str = "DRT fit") -> bool:
+    """Apply the diagnostics gate in place and warn for every unit that fails it.
+
+    Parameters
+    ----------
+    diagnostics
+        Unit label -> dict with ``rhat_max``, ``ess_bulk_min``, ``divergences``; a
+        ``gate_pass`` bool is written into each dict.
+    thresholds
+        ``rhat_max``, ``ess_bulk_min``, ``max_divergences`` (defaults :data:`GATE_DEFAULT`).
+    what
+        Name of the fit in the warning.
+
+    Returns
+    -------
+    bool
+        True when every unit passes.
+    """
+    th = {**GATE_DEFAULT, **(thresholds or {})}
+    failed = []
+    for label, d in diagnostics.items():
+        reasons = []
+        rhat, ess, div = d.get("rhat_max"), d.get("ess_bulk_min"), d.get("divergences")
+        if rhat is None or not np.isfinite(rhat) or rhat > th["rhat_max"]:
+            reasons.append(f"R-hat {rhat:.3g} > {th['rhat_max']:g}" if rhat is not None
+                           else "no R-hat")
+        if ess is None or not np.isfinite(ess) or ess < th["ess_bulk_min"]:
+            reasons.append(f"bulk ESS {ess:.0f} < {th['ess_bulk_min']:g}" if ess is not None
+                           and np.isfinite(ess) else "no bulk ESS")
+        if div is None or div > th["max_divergences"]:
+            reasons.append(f"{div} divergent transitions")
+        d["gate_pass"] = not reasons  # type: ignore[index]
+        if reasons:
+            failed.append(f"{label}: {', '.join(reasons)}")
+    if failed:
+        warnings.warn(
+            f"{what} failed the diagnostics gate (R-hat <= {th['rhat_max']:g}, bulk ESS >= "
+            f"{th['ess_bulk_min']:g}, divergences <= {th['max_divergences']}): "
+            + "; ".join(failed)
+            + ". Do not use these numbers as they are: rerun with more tuning and draws "
+            "(tune=2000, draws=2000), a higher target_accept in the preset, or a preset that "
+            "suits the data (drt-robust for outlying points, drt-single for a lone spectrum).",
+            SamplingWarning,
+            stacklevel=3,
+        )
+    return not failed

@@ -1,0 +1,84 @@
+"""Figures of drtbayes.plots.compare, rendered to PNG from a Laplace SOC fit (seconds).
+
+Set DRTBAYES_PLOT_DIR to also keep the PNGs for a visual check.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from drtbayes.compare import contrast, crossover, fit_soc_model, simulate_split
+from drtbayes.errors import ApproximationWarning, DataError
+from drtbayes.plots.compare import plot_contrast, plot_crossover, plot_soc_curves
+
+matplotlib.use("Agg")
+A, B = "L_SE", "S_SE"
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    split, truth = simulate_split(seed=21, crossover_soc=25.0, n_pulses=60, n_samples=100)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ApproximationWarning)
+        model = fit_soc_model(split, components=("R2",), fast=True, seed=3, draws=500)
+    return split, truth, model
+
+
+def _save(fig, tmp_path: Path, name: str) -> Path:
+    out = Path(os.environ.get("DRTBAYES_PLOT_DIR", tmp_path))
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.png"
+    fig.savefig(path)
+    plt.close(fig)
+    assert path.stat().st_size > 10_000  # a real raster, not an empty canvas
+    return path
+
+
+def test_plot_contrast(fitted, tmp_path):
+    _, _, model = fitted
+    ax = plot_contrast(model, A, B, "R2")
+    ds = contrast(model, A, B, "R2")
+    line = ax.get_lines()[0]
+    np.testing.assert_allclose(line.get_ydata(), ds["ratio_median"].values)
+    p_line = ax.right_ax.get_lines()[0]
+    np.testing.assert_allclose(p_line.get_ydata(), ds["p_a_better"].values)
+    assert ax.get_yscale() == "log"
+    _save(ax.figure, tmp_path, "contrast")
+    ax2 = plot_contrast(ds, kind="diff")
+    np.testing.assert_allclose(ax2.get_lines()[0].get_ydata(), ds["diff_median"].values)
+    _save(ax2.figure, tmp_path, "contrast_diff")
+    with pytest.raises(DataError):
+        plot_contrast(ds, kind="log")
+
+
+def test_plot_crossover(fitted, tmp_path):
+    _, truth, model = fitted
+    ax = plot_crossover(model, A, B, "R2", truth=truth["crossings"]["R2"])
+    res = crossover(model, A, B, "R2")
+    assert f"P(cross) = {res['p_crossing']:.2f}" in ax.get_title()
+    # histogram counts add up to the number of crossings found (one per crossing draw here)
+    total = sum(p.get_height() for p in ax.patches if hasattr(p, "get_height"))
+    assert total >= res["p_crossing"] * model.posterior.sizes["draw"] * 0.99
+    _save(ax.figure, tmp_path, "crossover")
+
+
+def test_plot_soc_curves(fitted, tmp_path):
+    split, _, model = fitted
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
+    plot_soc_curves(model, A, B, "R2", split=split, ax=axes[0])
+    ax = plot_soc_curves(model, A, B, "R2", ax=axes[1])
+    post = model.posterior["log_r"].sel(design=A, component="R2")
+    med = np.exp(post.median(("chain", "draw")).values)
+    # the curve is drawn over the design's measured range: the last points of the grid
+    drawn = ax.get_lines()[0].get_ydata()
+    np.testing.assert_allclose(drawn, med[-len(drawn) :])
+    _save(fig, tmp_path, "soc_curves")
+    with pytest.raises(DataError, match="XL"):
+        plot_soc_curves(model, "XL", B, "R2")

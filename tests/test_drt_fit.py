@@ -1,0 +1,237 @@
+"""Tests of the Bayesian DRT fit (fast set) against analytic ground truth.
+
+Synthetic spectra: 1 MHz .. 10 mHz, 10 points per decade (81 points), 1 % proportional noise.
+Ground truth from drtbayes.elements (ZARC: analytic DRT; Warburg elements: exact RC ladders).
+The accuracy targets of issue 3 with full sampling are in test_drt_accuracy.py (slow); here a
+small NUTS fit of the 1-ZARC case and the Laplace path of the 3-process case keep the fast set
+under a minute once the model is compiled.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from drtbayes import elements as el
+from drtbayes.drt import DRTResult, fit_drt
+from drtbayes.drt.kernels import drt_kernels, quadrature_weights, tau_grid
+from drtbayes.errors import ApproximationWarning, DataError, PresetError, TooFewPointsError
+from drtbayes.io import make_spectrum
+
+FREQ = el.log_frequencies(1e6, 1e-2, 10)
+NOISE = 0.01
+
+
+# --------------------------------------------------------------------------- ground truth
+def case(name: str) -> dict:
+    """A synthetic spectrum's truth: network, R_inf, R_pol, true peak taus, analytic gamma."""
+    zarc = el.zarc
+    if name == "one_zarc":
+        net = el.RCNetwork(10.0) + zarc(50.0, 1e-3, 0.8)
+        peaks, gamma = [1e-3], lambda t: el.zarc_gamma(t, 50.0, 1e-3, 0.8)
+    elif name == "two_zarc":
+        net = el.RCNetwork(10.0) + zarc(30.0, 1e-4, 0.85) + zarc(40.0, 1e-3, 0.85)
+        peaks = [1e-4, 1e-3]
+        gamma = lambda t: el.zarc_gamma(t, 30.0, 1e-4, 0.85) + el.zarc_gamma(t, 40.0, 1e-3, 0.85)
+    elif name == "rc_zarc":
+        net = el.RCNetwork(10.0) + el.rc(20.0, 1e-5) + zarc(40.0, 1e-2, 0.75)
+        peaks, gamma = [1e-5, 1e-2], None
+    elif name == "warburg_t":
+        # ladder R_k = 8R/((2k-1)^2 pi^2): the first element (81 % of R) is the resolved peak
+        net = el.RCNetwork(10.0) + el.warburg_transmissive(50.0, 1.0)
+        peaks, gamma = [4.0 / np.pi**2], None
+    elif name == "warburg_r":
+        # 1/(j w C) with C = tau/R plus a ladder summing to R/3; first element at tau/pi^2
+        net = el.RCNetwork(10.0) + el.warburg_reflective(50.0, 10.0)
+        peaks, gamma = [10.0 / np.pi**2], None
+    elif name == "three_process":
+        # symmetric-cell-like: contact arc, charge-transfer ZARC, diffusion with capacitive tail
+        net = (el.RCNetwork(5.0) + zarc(8.0, 1e-5, 0.9) + zarc(30.0, 1e-2, 0.8)
+               + el.warburg_reflective(25.0, 100.0))
+        peaks, gamma = [1e-5, 1e-2, 100.0 / np.pi**2], None
+    else:  # pragma: no cover
+        raise KeyError(name)
+    return {"net": net, "r_inf": net.r_inf_ohm, "r_pol": net.r_pol_ohm, "peaks": peaks,
+            "gamma": gamma, "c_f": net.c_series_f}
+
+
+def noisy_spectrum(name: str, seed: int = 0, **meta) -> xr.Dataset:
+    z = case(name)["net"].impedance(FREQ)
+    rng = np.random.default_rng(seed)
+    z = z + NOISE * np.abs(z) * (rng.standard_normal(FREQ.size)
+                                 + 1j * rng.standard_normal(FREQ.size))
+    meta = {"design": "D", "cell": "c1", "soc": 50.0, **meta}
+    return make_spectrum(FREQ, z, source=f"synthetic:{name}", **meta)
+
+
+def check_accuracy(res: DRTResult, name: str, *, spectrum: int = 0, rel_tol: float = 0.03,
+                   peak_tol_dec: float = 0.15, coverage: bool = False) -> dict:
+    """Assert the issue-3 targets for one spectrum; return the measured figures."""
+    truth = case(name)
+    post = res.posterior.isel(spectrum=spectrum)
+    r_inf = float(post["r_inf"].median())
+    r_pol = float(post["r_pol"].median())
+    lab = res.spectra[spectrum]
+    peaks = res.summary()[lab]["peaks"]
+    found = np.log10([p["tau_s"]["median"] for p in peaks])
+    out = {"r_inf_err": r_inf / truth["r_inf"] - 1, "r_pol_err": r_pol / truth["r_pol"] - 1,
+           "peak_err_dec": []}
+    assert abs(out["r_inf_err"]) <= rel_tol, (name, r_inf, truth["r_inf"])
+    assert abs(out["r_pol_err"]) <= rel_tol, (name, r_pol, truth["r_pol"])
+    for t in truth["peaks"]:
+        assert found.size, (name, "no peaks found")
+        d = float(np.min(np.abs(found - np.log10(t))))
+        out["peak_err_dec"].append(d)
+        assert d <= peak_tol_dec, (name, t, 10**found)
+    if coverage:
+        g = post["gamma"].stack(sample=("chain", "draw")).transpose("sample", "tau").values
+        lo, hi = np.quantile(g, [0.025, 0.975], axis=0)
+        tg = truth["gamma"](res.tau)
+        sel = tg > 0.05 * tg.max()
+        out["coverage"] = float(np.mean((lo[sel] <= tg[sel]) & (tg[sel] <= hi[sel])))
+        assert out["coverage"] >= 0.9, (name, out["coverage"])
+    return out
+
+
+# --------------------------------------------------------------------------- kernels
+def test_kernel_quadrature_reproduces_zarc_impedance():
+    tau = tau_grid(FREQ, points_per_decade=6, extend_decades=4)
+    kr, ki = drt_kernels(FREQ, tau)
+    g = el.zarc_gamma(tau, 50.0, 1e-3, 0.8)
+    z = el.zarc_impedance(FREQ, 50.0, 1e-3, 0.8)
+    err = np.abs(kr @ g + 1j * (ki @ g) - z) / np.abs(z)
+    # trapezoid on a uniform ln-tau grid converges exponentially for smooth gamma: 6 points per
+    # decade leave < 0.1 % error, well below the 1 % noise
+    assert err.max() < 1e-3
+    assert quadrature_weights(tau) @ g == pytest.approx(50.0, rel=2e-3)
+
+
+def test_tau_grid_extends_at_least_one_decade():
+    tau = tau_grid(FREQ, points_per_decade=6, extend_decades=1.0)
+    assert tau[0] <= 1 / (2 * np.pi * FREQ.max()) / 10 * (1 + 1e-9)
+    assert tau[-1] >= 1 / (2 * np.pi * FREQ.min()) * 10 * (1 - 1e-9)
+    assert np.allclose(np.diff(np.log10(tau)), 1 / 6)
+
+
+# --------------------------------------------------------------------------- NUTS (small)
+@pytest.fixture(scope="module")
+def one_zarc_nuts() -> DRTResult:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fit_drt(noisy_spectrum("one_zarc"), "drt-single", draws=300, tune=300, chains=2,
+                       seed=7, progress=False)
+
+
+def test_nuts_one_zarc_recovers_truth(one_zarc_nuts):
+    res = one_zarc_nuts
+    assert res.method == "nuts"
+    # 600 draws: medians are stable to well under the 3 % / 0.15 decade targets
+    check_accuracy(res, "one_zarc")
+    tree = res.tree
+    assert tree["posterior"]["gamma"].dims == ("chain", "draw", "spectrum", "tau")
+    assert tree["posterior"]["gamma_group"].dims == ("chain", "draw", "group", "tau")
+    assert tree["posterior_predictive"]["z_real"].dims == ("chain", "draw", "spectrum",
+                                                           "frequency")
+    assert "diverging" in tree["sample_stats"]
+    assert np.all(np.diff(res.tau) > 0)
+    assert np.all(np.diff(tree["observed_data"]["frequency"].values) < 0)
+    for key in ("drtbayes_version", "preset_toml", "seed", "input_sha256", "created_utc"):
+        assert key in tree.attrs
+    diag = res.diagnostics[res.spectra[0]]
+    assert set(diag) == {"rhat_max", "ess_bulk_min", "divergences", "gate_pass"}
+    # the posterior predictive covers the data: ~95 % of points inside the 95 % band
+    pp = tree["posterior_predictive"]["z_real"].stack(s=("chain", "draw")).values[0]
+    lo, hi = np.quantile(pp, [0.025, 0.975], axis=-1)
+    obs = tree["observed_data"]["z_real"].values[0]
+    assert np.mean((lo <= obs) & (obs <= hi)) > 0.85
+
+
+def test_nuts_same_seed_same_draws(one_zarc_nuts):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        again = fit_drt(noisy_spectrum("one_zarc"), "drt-single", draws=300, tune=300,
+                        chains=2, seed=7, progress=False)
+        other = fit_drt(noisy_spectrum("one_zarc"), "drt-single", draws=300, tune=300,
+                        chains=2, seed=8, progress=False)
+    a = one_zarc_nuts.tree
+    np.testing.assert_array_equal(a["posterior"]["gamma"].values,
+                                  again.tree["posterior"]["gamma"].values)
+    np.testing.assert_array_equal(a["posterior_predictive"]["z_imag"].values,
+                                  again.tree["posterior_predictive"]["z_imag"].values)
+    assert not np.array_equal(a["posterior"]["gamma"].values, other.tree["posterior"]["gamma"].values)
+    # same shape: the compiled model came from the cache
+    assert json.loads(again.tree.attrs["timing"])["compiled_cache_hit"] is True
+
+
+# --------------------------------------------------------------------------- Laplace
+def test_fast_three_process_recovers_truth():
+    spec = noisy_spectrum("three_process", seed=3)
+    with pytest.warns(ApproximationWarning):
+        res = fit_drt(spec, "drt-single", fast=True, seed=1, progress=False)
+    assert res.method == "laplace" and res.tree.attrs["method"] == "laplace"
+    check_accuracy(res, "three_process")
+    c_med = float(res.posterior["c_f"].median())
+    assert c_med == pytest.approx(case("three_process")["c_f"], rel=0.1)
+    js = res.to_json_summary()
+    entry = js[res.spectra[0]]
+    assert entry["method"] == "laplace" and entry["diagnostics"]["gate_pass"] is None
+    json.dumps(js, allow_nan=False)
+
+
+# --------------------------------------------------------------------------- stacks, io
+def test_stack_with_missing_points_hierarchical_roundtrip(tmp_path):
+    from drtbayes.io import stack_spectra
+    from drtbayes.results import load
+
+    a = noisy_spectrum("one_zarc", seed=1, design="A", cell="c1")
+    b = noisy_spectrum("one_zarc", seed=2, design="A", cell="c2")
+    b = b.isel(frequency=slice(5, None))  # b lacks the 5 highest frequencies
+    stack = stack_spectra([a, b])
+    with pytest.warns(ApproximationWarning):
+        res = fit_drt(stack, "drt-hierarchical", fast=True, seed=0, progress=False, draws=200)
+    post = res.tree["posterior"]
+    assert post.sizes["spectrum"] == 2 and post.sizes["group"] == 1
+    assert list(post["spectrum_group"].values) == ["A/soc50"] * 2
+    assert list(post["group_design"].values) == ["A"]
+    pp = res.tree["posterior_predictive"]["z_real"].values
+    assert np.isnan(pp[:, :, 1, :5]).all() and np.isfinite(pp[:, :, 1, 5:]).all()
+    # both spectra share the truth: their R_pol agree with it
+    assert np.allclose(post["r_pol"].median(("chain", "draw")).values, 50.0, rtol=0.03)
+    path = res.save(tmp_path / "fit.nc")
+    with pytest.raises(FileExistsError):
+        res.save(path)
+    back = load(path)
+    assert isinstance(back, DRTResult)
+    xr.testing.assert_identical(back.tree, res.tree)
+    assert back.tree.attrs == res.tree.attrs
+    assert back.to_json_summary() == res.to_json_summary()
+
+
+def test_bad_inputs_raise_data_errors():
+    spec = noisy_spectrum("one_zarc")
+    with pytest.raises(TooFewPointsError, match="at least 10"):
+        fit_drt(spec.isel(frequency=slice(0, 8)), "drt-single", fast=True)
+    with pytest.raises(DataError, match="not a spectrum"):
+        fit_drt([spec, "file.csv"], "drt-single", fast=True)
+    with pytest.raises(PresetError, match="kind"):
+        fit_drt(spec, "gitt-split", fast=True)
+    with pytest.raises(DataError, match="z_real"):
+        fit_drt(spec.drop_vars("z_imag"), "drt-single", fast=True)
+
+
+def test_results_load_dispatch(tmp_path):
+    from drtbayes.results import load
+
+    ds = xr.Dataset({"x": ("a", [1.0, 2.0])}, attrs={"drtbayes_kind": "bands"})
+    ds.to_netcdf(tmp_path / "b.nc", engine="h5netcdf")
+    xr.testing.assert_identical(load(tmp_path / "b.nc"), ds)
+    ds.attrs["drtbayes_kind"] = "mystery"
+    ds.to_netcdf(tmp_path / "m.nc", engine="h5netcdf")
+    with pytest.raises(DataError, match="unknown result kind"):
+        load(tmp_path / "m.nc")
+    with pytest.raises(DataError, match="not found"):
+        load(tmp_path / "none.nc")
