@@ -27,7 +27,7 @@ def _set_shared(compiled: Any, values: dict[str, np.ndarray]) -> None:
 
 
 def initial_point(compiled: Any, values: dict[str, np.ndarray],
-                  smoothness: float) -> np.ndarray:
+                  smoothness: float, preset: dict[str, Any] | None = None) -> np.ndarray:
     """A start point near the data: non-negative least squares for gamma, R_inf, L and 1/C.
 
     Starting the mode search at the prior's level (a straight ln gamma) lands in the funnel
@@ -69,6 +69,12 @@ def initial_point(compiled: Any, values: dict[str, np.ndarray],
     gidx = values.get("group_index", np.arange(n_spec))
     n_group = int(gidx.max()) + 1
     init["f_group"] = np.array([f_rows[gidx == g].mean(0) for g in range(n_group)])
+    if preset is not None:
+        from .model import field_parameterization, field_to_raw
+
+        if field_parameterization(preset) == "noncentered":
+            init.update(field_to_raw(init["f_group"], values["level_mean"], smoothness,
+                                     preset))
     for name, sl in zip(names, slices, strict=True):
         if sl.start >= compiled.n_dim:
             break  # the rest of the expanded vector is constrained values and deterministics
@@ -83,7 +89,8 @@ def initial_point(compiled: Any, values: dict[str, np.ndarray],
 
 
 def laplace_draws(compiled: Any, values: dict[str, np.ndarray], *, n_draws: int, seed: int,
-                  n_starts: int = 1, smoothness0: float = 7.0) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+                  n_starts: int = 1, smoothness0: float = 7.0,
+                  preset: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Laplace-approximation draws of every model variable.
 
     Parameters
@@ -131,7 +138,7 @@ def laplace_draws(compiled: Any, values: dict[str, np.ndarray], *, n_draws: int,
 
     best = None
     for k in range(n_starts):
-        x0 = initial_point(compiled, values, smoothness0)
+        x0 = initial_point(compiled, values, smoothness0, preset)
         if k:
             x0 = x0 + 0.1 * rng.standard_normal(n)
         # the posterior is badly scaled (gamma's tails vs the data-pinned peak), which

@@ -217,7 +217,8 @@ def fit_drt(
         from .fast import laplace_draws
 
         n_draws = int(draws if draws is not None else preset["fast"]["draws"])
-        raw, info = laplace_draws(compiled, inputs.data_values(), n_draws=n_draws, seed=seed)
+        raw, info = laplace_draws(compiled, inputs.data_values(), n_draws=n_draws, seed=seed,
+                                  preset=preset)
         method = "laplace"
         fit_info = {"laplace": info}
     else:
@@ -227,7 +228,7 @@ def fit_drt(
         # chains start around a smoothed least-squares DRT rather than the prior's flat level:
         # warm-up then does not have to climb out of the smoothness funnel's neck
         init = initial_point(compiled, inputs.data_values(), smoothness=float(
-            np.exp(preset["hyperpriors"]["smoothness_log_median"])))
+            np.exp(preset["hyperpriors"]["smoothness_log_median"])), preset=preset)
         trace = sample_nuts(
             _start_near(compiled, init),
             draws=int(draws if draws is not None else sampler["draws"]),

@@ -60,6 +60,7 @@ class ModelInputs:
     omega_min: float
     level_mean_base: float = -6.0     # preset log_gamma_level_mean
     tail_decay_per_decade: float = 4.0
+    tail_decay_slow_per_decade: float | None = None  # None: same as the fast side
     k_real: np.ndarray = field(init=False)
     k_imag: np.ndarray = field(init=False)
 
@@ -77,9 +78,11 @@ class ModelInputs:
         tail of gamma).
         """
         log10_tau = np.log10(self.tau_s)
-        outside = np.maximum(0.0, np.maximum(np.log10(1 / self.omega_max) - log10_tau,
-                                             log10_tau - np.log10(1 / self.omega_min)))
-        return self.level_mean_base - self.tail_decay_per_decade * outside
+        fast = np.maximum(0.0, np.log10(1 / self.omega_max) - log10_tau)
+        slow = np.maximum(0.0, log10_tau - np.log10(1 / self.omega_min))
+        slow_rate = (self.tail_decay_per_decade if self.tail_decay_slow_per_decade is None
+                     else self.tail_decay_slow_per_decade)
+        return self.level_mean_base - self.tail_decay_per_decade * fast - slow_rate * slow
 
     @property
     def mask(self) -> np.ndarray:
@@ -133,6 +136,8 @@ def prepare_inputs(frequency_hz: np.ndarray, z_real: np.ndarray, z_imag: np.ndar
         omega_min=float(2 * np.pi * f_obs.min()),
         level_mean_base=float(preset["priors"]["log_gamma_level_mean"]),
         tail_decay_per_decade=float(preset["priors"]["tail_decay_per_decade"]),
+        tail_decay_slow_per_decade=(None if "tail_decay_slow_per_decade" not in preset["priors"]
+                                    else float(preset["priors"]["tail_decay_slow_per_decade"])),
     )
 
 
@@ -170,14 +175,31 @@ def build_model(inputs: ModelInputs, preset: dict[str, Any]):
         smoothness = pm.LogNormal("smoothness", mu=float(hyp["smoothness_log_median"]),
                                   sigma=float(hyp["smoothness_log_sd"]))
         rw_sd = smoothness * h_dec**1.5
-        f_group = pm.Normal("f_group", mu=data["level_mean"][None, :], sigma=level_sd,
-                            dims=("group", "tau"))
-        curv = pt.dot(f_group - data["level_mean"][None, :], d2.T)  # (G, T-2) second differences
-        pm.Potential(
-            "smoothness_prior",
-            -0.5 * pt.sum(pt.sqr(curv)) / rw_sd**2
-            + 0.5 * n_group * pt.sum(pt.log1p(eig_dd * level_sd**2 / rw_sd**2)),
-        )
+        if field_parameterization(preset) == "noncentered":
+            # f - level = V diag(s) z with D'D = V diag(eig) V' and s = (1/level_sd^2 +
+            # eig/rw_sd^2)^-1/2: exactly the centred prior N(level, Q^-1), but the prior-only
+            # parts of f (tails, regions with gamma ~ 0) no longer form a funnel with the
+            # smoothness hyperparameter (the divergences of the centred form).
+            # Only the rough modes (large eig: wiggles the smooth kernels cannot see) are
+            # non-centred; the smooth, data-informed modes stay centred, where NUTS does better.
+            eig, vecs = _dd_eigen(n_tau)
+            n_c = centered_modes(preset, n_tau)
+            scale = (1.0 / level_sd**2 + eig / rw_sd**2) ** -0.5
+            coef_c = pm.Normal("f_modes", 0.0, scale[None, :n_c], shape=(n_group, n_c))
+            coef_r = pm.Normal("f_raw", 0.0, 1.0, shape=(n_group, n_tau - n_c))
+            coef = pt.concatenate([coef_c, coef_r * scale[None, n_c:]], axis=1)
+            f_group = pm.Deterministic(
+                "f_group", data["level_mean"][None, :] + pt.dot(coef, vecs.T),
+                dims=("group", "tau"))
+        else:
+            f_group = pm.Normal("f_group", mu=data["level_mean"][None, :], sigma=level_sd,
+                                dims=("group", "tau"))
+            curv = pt.dot(f_group - data["level_mean"][None, :], d2.T)  # (G, T-2) 2nd diffs
+            pm.Potential(
+                "smoothness_prior",
+                -0.5 * pt.sum(pt.sqr(curv)) / rw_sd**2
+                + 0.5 * n_group * pt.sum(pt.log1p(eig_dd * level_sd**2 / rw_sd**2)),
+            )
         if hierarchical:
             hie = preset["hierarchy"]
             basis = deviation_basis(inputs, preset)
@@ -217,6 +239,44 @@ def build_model(inputs: ModelInputs, preset: dict[str, Any]):
         loglik = (pm.logp(dist_re, data["z_real_obs"]) + pm.logp(dist_im, data["z_imag_obs"]))
         pm.Potential("likelihood", pt.sum(data["obs_mask"] * loglik))
     return model
+
+
+def field_parameterization(preset: dict[str, Any]) -> str:
+    """``"centered"`` or ``"noncentered"`` (preset ``[model] parameterization``)."""
+    value = str(preset["model"].get("parameterization", "centered"))
+    if value not in ("centered", "noncentered"):
+        from ..errors import PresetError
+
+        raise PresetError(f"preset {preset.get('name')!r}: [model] parameterization = {value!r}; "
+                          "use 'centered' or 'noncentered'")
+    return value
+
+
+def _dd_eigen(n_tau: int) -> tuple[np.ndarray, np.ndarray]:
+    """Eigenvalues (clipped at 0) and eigenvectors of D'D for the second difference D."""
+    d2 = second_difference(n_tau)
+    eig, vecs = np.linalg.eigh(d2.T @ d2)
+    return np.clip(eig, 0.0, None), vecs
+
+
+def centered_modes(preset: dict[str, Any], n_tau: int) -> int:
+    """How many of the smoothest eigen-modes of the field stay centred (non-centred form)."""
+    frac = float(preset["model"].get("centered_fraction", 1.0 / 3.0))
+    return int(np.clip(round(frac * n_tau), 0, n_tau))
+
+
+def field_to_raw(f: np.ndarray, level_mean: np.ndarray, smoothness: float,
+                 preset: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The mode coordinates (``f_modes``, ``f_raw``) of a field f (rows: groups)."""
+    n_tau = f.shape[-1]
+    h_dec = 1.0 / float(preset["tau_grid"]["points_per_decade"])
+    level_sd = float(preset["priors"]["log_gamma_level_sd"])
+    rw_sd = smoothness * h_dec**1.5
+    eig, vecs = _dd_eigen(n_tau)
+    scale = (1.0 / level_sd**2 + eig / rw_sd**2) ** -0.5
+    coef = (f - level_mean) @ vecs
+    n_c = centered_modes(preset, n_tau)
+    return {"f_modes": coef[:, :n_c], "f_raw": coef[:, n_c:] / scale[n_c:]}
 
 
 def deviation_basis(inputs: ModelInputs, preset: dict[str, Any]) -> np.ndarray | None:
