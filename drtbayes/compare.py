@@ -1318,10 +1318,13 @@ def drt_contrast(
             "hierarchical preset (drt-hierarchical)"
         )
     gg = post["gamma_group"]
-    if "design" not in gg.coords or "soc" not in gg.coords:
-        raise ColumnError("drt_contrast: 'gamma_group' needs group coords 'design' and 'soc'")
-    ia = _group_index(gg["design"].values, gg["soc"].values, a, soc, "gamma_group")
-    ib = _group_index(gg["design"].values, gg["soc"].values, b, soc, "gamma_group")
+    # fit_drt names the group coords group_design / group_soc (architecture.md); accept both
+    dn, sn = ("group_design", "group_soc") if "group_design" in gg.coords else ("design", "soc")
+    if dn not in gg.coords or sn not in gg.coords:
+        raise ColumnError("drt_contrast: 'gamma_group' needs group coords 'group_design' and "
+                          "'group_soc'")
+    ia = _group_index(gg[dn].values, gg[sn].values, a, soc, "gamma_group")
+    ib = _group_index(gg[dn].values, gg[sn].values, b, soc, "gamma_group")
     ga = gg.isel(group=ia).stack(sample=("chain", "draw")).transpose("sample", "tau").values
     gb = gg.isel(group=ib).stack(sample=("chain", "draw")).transpose("sample", "tau").values
     diff = ga - gb
@@ -1341,8 +1344,9 @@ def drt_contrast(
         ds[v].attrs["units"] = "ohm"
     if bands is not None and "group_band_r" in bands:
         br = bands["group_band_r"]
-        ja = _group_index(br["design"].values, br["soc"].values, a, soc, "group_band_r")
-        jb = _group_index(br["design"].values, br["soc"].values, b, soc, "group_band_r")
+        dn, sn = ("group_design", "group_soc") if "group_design" in br.coords else ("design", "soc")
+        ja = _group_index(br[dn].values, br[sn].values, a, soc, "group_band_r")
+        jb = _group_index(br[dn].values, br[sn].values, b, soc, "group_band_r")
         ra = br.isel(group=ja).transpose("sample", "process").values
         rb = br.isel(group=jb).transpose("sample", "process").values
         # band samples of both groups come from the same posterior draws, so pair them
