@@ -341,11 +341,7 @@ CASES = [
 ]
 
 # Known gaps, kept in the table so that they are seen (strict: the test fails once fixed).
-XFAIL = {
-    "gitt-a-read-as-ma": "detect_pulses checks only for too much charge (mA read as A); a "
-                         "current 1000x too small (A read as mA) passes silently with SOC "
-                         "changing by 1e-6 % per pulse",
-}
+XFAIL: dict[str, str] = {}
 PARAMS = [pytest.param(*c, id=c[0], marks=[pytest.mark.xfail(strict=True, reason=XFAIL[c[0]])]
                        if c[0] in XFAIL else []) for c in CASES]
 

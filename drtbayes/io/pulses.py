@@ -28,6 +28,8 @@ CC_SPREAD = 0.1
 #: A segment with more than this multiple of the typical segment charge is not a pulse.
 PULSE_CHARGE_FACTOR = 5.0
 #: Charge passed in pulses may exceed the given capacity by this factor before it is an error.
+#: Median pulse charge / capacity below this (0.001 % SOC per pulse) is a unit slip.
+MIN_PULSE_SOC_FRACTION = 1e-5
 CAPACITY_TOLERANCE = 1.2
 
 
@@ -196,6 +198,19 @@ def detect_pulses(
                 f"{CAPACITY_TOLERANCE:g}x the capacity_mah={capacity:g}; check the capacity (in "
                 "mAh) or the current unit"
             )
+
+        # the other direction of a unit slip (A read as mA): every pulse then moves the SOC
+        # by a few millionths of a percent, which no GITT protocol does
+        pulse_frac = [abs(p["q"]) / cap_c for p in pulses if not p.get("truncated")]
+        if pulse_frac and float(np.median(pulse_frac)) < MIN_PULSE_SOC_FRACTION:
+            step = 100.0 * float(np.median(pulse_frac))
+            hint = ("the current looks like A read as mA; put the unit in the header "
+                    "('I/A') or pass current_unit='A'"
+                    if MIN_PULSE_SOC_FRACTION <= 1000 * float(np.median(pulse_frac)) <= 0.5
+                    else "check the capacity (in mAh) and the current unit")
+            raise UnitError(
+                f"{src}: a pulse passes a median {step:.2g} % of capacity_mah={capacity:g} "
+                f"(GITT pulses move the SOC by 0.1-10 %): {hint}")
 
     def soc_at(idx: int) -> float:
         return soc_at_ref + 100.0 * (qcum[min(idx, n - 1)] - q_ref_c) / cap_c
