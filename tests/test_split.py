@@ -211,3 +211,27 @@ def test_preset_errors_name_the_key(split_s1, study):
         split_gitt(g, study[2], preset=cfg)
     with pytest.raises(PresetError):
         split_gitt(g, study[2], preset="no-such-preset")
+
+
+def test_cli_split_gitt_matches_api(study, split_s1, tmp_path, capsys):
+    """`drtbayes split-gitt RECORD --bands bands.nc --capacity-mah X --out split.nc`."""
+    from drtbayes.cli import main
+
+    out, truth, bands = study
+    bands_nc = tmp_path / "bands.nc"
+    bands.to_netcdf(bands_nc, engine="h5netcdf")
+    target = tmp_path / "split.nc"
+    argv = ["split-gitt", str(out / "gitt/S1.csv"), "--bands", str(bands_nc),
+            "--capacity-mah", "2.4", "--area-cm2", "0.785", "--design", "S_SE", "--cell", "S1",
+            "--samples", "300", "--seed", "7", "--out", str(target)]
+    assert main(argv) == 0
+    assert "20 pulses" in capsys.readouterr().out
+    got = xr.load_dataset(target, engine="h5netcdf")
+    # same record, bands and seed as the API call: the same numbers
+    np.testing.assert_allclose(got["resistance"].values, split_s1[1]["resistance"].values)
+    # and the total matches the simulated truth to the issue's 3 %
+    err, _cov, _w = _scores(got, truth, "S1")
+    assert np.max(err[:, 3]) < 0.03
+    # an existing output is never overwritten without --force: one line, exit 2
+    assert main(argv) == 2
+    assert "--force" in capsys.readouterr().err
