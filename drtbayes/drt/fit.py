@@ -272,6 +272,7 @@ def fit_drt(
             ApproximationWarning, stacklevel=2)
     else:
         result.apply_gate()
+    result.posterior_predictive_check()
     return result
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,12 @@ __all__ = ["DRTResult", "build_tree", "load_drt", "find_peak_clusters"]
 
 _STAT_KEEP = ("diverging", "depth", "maxdepth_reached", "step_size", "n_steps", "logp",
               "energy", "energy_error", "mean_tree_accept")
+
+
+#: Posterior predictive check: |standardised residual| beyond which a point is outlying, and
+#: the largest accepted mean lag-1 autocorrelation of the residuals along frequency.
+PPC_OUTLIER_R = 5.0
+PPC_AUTOCORR_MAX = 0.5
 
 
 def _version() -> str:
@@ -369,6 +376,7 @@ class DRTResult:
         except tomllib.TOMLDecodeError:
             pk = {}
         diag = self.diagnostics
+        ppc = json.loads(self.tree.attrs.get("ppc", "{}") or "{}")
         timing = json.loads(self.tree.attrs.get("timing", "{}") or "{}")
         n_spec = len(self.spectra)
         wall = timing.get("wall_s")
@@ -388,10 +396,72 @@ class DRTResult:
                     min_probability=float(pk.get("min_probability", 0.5))),
                 "diagnostics": diag.get(lab, {"rhat_max": None, "ess_bulk_min": None,
                                               "divergences": None, "gate_pass": None}),
+                "ppc": ppc.get(lab),
                 "method": self.method,
                 "wall_s": None if wall is None else round(float(wall) / n_spec, 3),
             }
             out[lab] = entry
+        return out
+
+    def posterior_predictive_check(self, *, outlier_r: float = PPC_OUTLIER_R,
+                                   autocorr_max: float = PPC_AUTOCORR_MAX,
+                                   warn: bool = True) -> dict[str, dict[str, Any]]:
+        """Posterior predictive check of every spectrum: outlying points and systematic misfit.
+
+        Each observed point is standardised against its posterior predictive distribution,
+        r = (observed - median) / (half the central 68 % width), separately for Z' and Z''.
+        A point is outlying when |r| > ``outlier_r``; a misfit along the sweep (drift, a
+        process the model cannot represent) shows as a mean lag-1 autocorrelation of r along
+        frequency above ``autocorr_max`` (independent residuals: sd ~ 1/sqrt(n)).
+
+        Returns
+        -------
+        dict
+            Spectrum label -> ``outlying_frequencies_hz`` (list), ``autocorr`` (float),
+            ``flagged`` (bool). Stored in ``tree.attrs["ppc"]`` and in :meth:`summary`.
+
+        Warns
+        -----
+        DataWarning
+            For every flagged spectrum (``warn=True``).
+        """
+        from ..errors import DataWarning
+
+        pp = self.tree["posterior_predictive"]
+        obs = self.tree["observed_data"]
+        freq = np.asarray(obs["frequency"].values, dtype=float)
+        out: dict[str, dict[str, Any]] = {}
+        for i, lab in enumerate(self.spectra):
+            outlying: set[int] = set()
+            ac = []
+            for part in ("z_real", "z_imag"):
+                o = np.asarray(obs[part].values, dtype=float)[i]
+                d = np.asarray(pp[part].values, dtype=float)[:, :, i].reshape(-1, freq.size)
+                ok = np.isfinite(o) & np.all(np.isfinite(d), axis=0)
+                q16, q50, q84 = np.quantile(d[:, ok], [0.16, 0.5, 0.84], axis=0)
+                r = (o[ok] - q50) / np.maximum(0.5 * (q84 - q16), 1e-300)
+                idx = np.flatnonzero(ok)
+                outlying.update(int(idx[k]) for k in np.flatnonzero(np.abs(r) > outlier_r))
+                if r.size > 3 and np.std(r) > 0:
+                    ac.append(float(np.corrcoef(r[:-1], r[1:])[0, 1]))
+            autocorr = float(np.mean(ac)) if ac else float("nan")
+            flagged = bool(outlying) or (np.isfinite(autocorr) and autocorr > autocorr_max)
+            out[lab] = {"outlying_frequencies_hz": [float(freq[k]) for k in sorted(outlying)],
+                        "autocorr": round(autocorr, 3), "flagged": flagged}
+            if flagged and warn:
+                why = []
+                if outlying:
+                    why.append(f"{len(outlying)} point(s) outside the posterior predictive "
+                               f"(|r| > {outlier_r:g}) at "
+                               + ", ".join(f"{freq[k]:.4g}" for k in sorted(outlying)[:5])
+                               + " Hz")
+                if np.isfinite(autocorr) and autocorr > autocorr_max:
+                    why.append(f"residuals correlated along the sweep (lag-1 {autocorr:.2f} > "
+                               f"{autocorr_max:g}: drift or a process the model lacks)")
+                warnings.warn(f"{lab}: posterior predictive check failed: " + "; ".join(why)
+                              + ". Check the measurement (KK residuals), drop the bad points "
+                              "or use the drt-robust preset.", DataWarning, stacklevel=2)
+        self.tree.attrs["ppc"] = json.dumps(_json_safe(out))
         return out
 
     def _c_stat(self, i: int) -> dict[str, Any]:
