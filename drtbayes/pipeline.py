@@ -510,6 +510,20 @@ def _fit_warnings(result: Any) -> list[str]:
                 f"{d.get('ess_bulk_min')}, divergences {d.get('divergences')}; rerun with more "
                 "tuning (sampler.tune) or a different preset"
             )
+    try:
+        ppc = json.loads(result.tree.attrs.get("ppc", "{}") or "{}")
+    except ValueError:
+        ppc = {}
+    for name, p in ppc.items():
+        if isinstance(p, dict) and p.get("flagged"):
+            where = p.get("outlying_frequencies_hz") or []
+            msgs.append(
+                f"DataWarning: {name}: posterior predictive check failed ("
+                + (f"{len(where)} outlying point(s) at "
+                   + ", ".join(f"{f:.4g}" for f in where[:5]) + " Hz; " if where else "")
+                + f"residual lag-1 autocorrelation {p.get('autocorr')}); check the measurement "
+                "or use the drt-robust preset"
+            )
     if result.tree.attrs.get("method") not in (None, "nuts"):
         msgs.append(
             f"ApproximationWarning: {result.tree.attrs.get('drtbayes_kind')} posterior is "
