@@ -14,9 +14,10 @@ Here the copy of ``drt-single`` asks for a much stiffer DRT. The curvature scale
 decade^2); the copy makes it tight around a ten times smaller value (median e^-1, sd 0.1 in
 ln). The same noisy synthetic spectrum (two processes 1.5 decades apart, 1 % noise) is fitted
 with both presets; the printout and the figure show the smoothness posterior, the peaks and
-R_pol of each. How far a prior moves the result depends on how much the data say: with
-precise spectra even a tight hyperprior is overruled (which is why drtbayes infers the
-regularisation strength instead of fixing it).
+R_pol of each: the stiff prior merges the two peaks into one broad one. How far a prior moves
+the result depends on how much the data say: with 0.2 % noise instead of 1 % the same tight
+hyperprior is largely overruled (which is why drtbayes infers the regularisation strength
+instead of fixing it).
 
 Run
 ---
