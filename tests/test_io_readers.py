@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import warnings
 from pathlib import Path
 
@@ -104,17 +103,18 @@ def test_read_gitt_current_unit():
     assert np.isclose(np.min(g["current"].values), -1e-3)
 
 
-def test_gitt_csv_60k_rows_reads_fast(tmp_path):
+def test_gitt_csv_60k_rows_reads_exactly(tmp_path):
+    # Reading speed is measured in benchmarks, never asserted here; this checks that a full
+    # 100-pulse record (> 60k rows) is read completely and exactly.
     t, i, v, _ = synth_gitt(n_pulses=100)
     assert t.size > 60_000
     path = tmp_path / "big.csv"
     path.write_text("time_s,current_a,voltage_v\n" + "\n".join(
         f"{float(a)!r},{b:.6g},{c:.8g}" for a, b, c in zip(t, i, v, strict=True)) + "\n")
-    t0 = time.perf_counter()
     g = dio.read_gitt(path)
-    elapsed = time.perf_counter() - t0
     assert g.sizes["time"] == t.size
-    assert elapsed < 1.0, f"reading {t.size} rows took {elapsed:.2f} s"
+    np.testing.assert_array_equal(g["time"].values, t)
+    np.testing.assert_allclose(g["voltage"].values, v, rtol=1e-7)
 
 
 def test_describe_spectrum_and_gitt():
