@@ -43,6 +43,7 @@ import xarray as xr
 
 from . import __version__
 from ._atomic import atomic_write
+from ._threads import one_blas_thread
 from .errors import (
     ApproximationWarning,
     ColumnError,
@@ -780,11 +781,13 @@ def fit_soc_model(
     data = _prepare_data(split, tuple(components), cfg)
     soc_lo = float(np.nanmin(data.pulse_soc))
     soc_hi = float(np.nanmax(data.pulse_soc))
-    basis = _make_basis(soc_lo, soc_hi, cfg["spline"])
-    g = basis.greville()
-    rw2 = _rw2_matrix(g)
-    cell_design_idx = np.array([data.designs.index(d) for d in data.cell_design])
-    shared = {"greville": g, "rw2_matrix": rw2, "cell_centering": _cell_centering(cell_design_idx)}
+    with one_blas_thread():  # LAPACK's last bits depend on the thread count (see _threads)
+        basis = _make_basis(soc_lo, soc_hi, cfg["spline"])
+        g = basis.greville()
+        rw2 = _rw2_matrix(g)
+        cell_design_idx = np.array([data.designs.index(d) for d in data.cell_design])
+        shared = {"greville": g, "rw2_matrix": rw2,
+                  "cell_centering": _cell_centering(cell_design_idx)}
     # One model per component, all of the same shape: nutpie compiles it once and swaps the
     # data; per component the sampler also adapts its step size to that component alone
     # (a joint model needs ~2x longer trajectories, set by its hardest component).
@@ -797,29 +800,31 @@ def fit_soc_model(
             raise PresetError(f"preset [fast] method={method!r}; only 'laplace' is implemented")
     else:
         method = "nuts"
-    per_comp: list[tuple[dict, xr.Dataset | None]] = []
-    for k in range(len(data.components)):
+
+    def _fit_component(k: int) -> tuple[dict, xr.Dataset | None]:
         obs = {**_obs_arrays(data, basis, k), **shared}
         model = _build_model(obs, shape, priors)
         seed_k = int(np.random.SeedSequence([int(seed), k]).generate_state(1)[0])
         if fast:
             n_draws = int(draws or cfg["fast"].get("draws", 1000))
-            per_comp.append(_sample_laplace(model, draws=n_draws, seed=seed_k))
-        else:
-            key = (shape, json.dumps(priors, sort_keys=True))
-            per_comp.append(
-                _sample_nuts(
-                    model,
-                    key,
-                    obs,
-                    draws=int(draws or sampler.get("draws", 500)),
-                    tune=int(tune or sampler.get("tune", 1000)),
-                    chains=int(chains or sampler.get("chains", 4)),
-                    seed=seed_k,
-                    target_accept=float(sampler.get("target_accept", 0.95)),
-                    adaptation=str(sampler.get("adaptation", "diag")),
-                )
-            )
+            return _sample_laplace(model, draws=n_draws, seed=seed_k)
+        key = (shape, json.dumps(priors, sort_keys=True))
+        return _sample_nuts(
+            model,
+            key,
+            obs,
+            draws=int(draws or sampler.get("draws", 500)),
+            tune=int(tune or sampler.get("tune", 1000)),
+            chains=int(chains or sampler.get("chains", 4)),
+            seed=seed_k,
+            target_accept=float(sampler.get("target_accept", 0.95)),
+            adaptation=str(sampler.get("adaptation", "diag")),
+        )
+
+    per_comp: list[tuple[dict, xr.Dataset | None]] = []
+    with one_blas_thread():  # same seed, same numbers whatever the BLAS thread count
+        for k in range(len(data.components)):
+            per_comp.append(_fit_component(k))
     if fast:
         warnings.warn(
             "SOC model fitted with a Laplace approximation (fast=True); credible intervals "

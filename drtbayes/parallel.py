@@ -29,9 +29,10 @@ from BLAS inside small matrices.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
+from ._threads import one_blas_thread
 from .errors import DrtbayesError
 
 T = TypeVar("T")
@@ -42,15 +43,6 @@ __all__ = ["SchedulerError", "dask_client", "map_units", "one_blas_thread"]
 
 class SchedulerError(DrtbayesError):
     """Dask is not installed, the worker count is invalid, or the scheduler cannot be reached."""
-
-
-def one_blas_thread() -> AbstractContextManager[Any]:
-    """A context in which BLAS/LAPACK use one thread (a no-op without threadpoolctl)."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover - threadpoolctl comes with PyMC
-        return nullcontext()
-    return threadpool_limits(limits=1, user_api="blas")
 
 
 class _OneBlasThread(Generic[T, R]):

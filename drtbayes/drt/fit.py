@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .._threads import one_blas_thread
 from ..errors import (
     ApproximationWarning,
     ColumnError,
@@ -207,8 +208,12 @@ def fit_drt(
     stack = _as_stack(spectra)
     freq, zr, zi = _validate(stack)
     gidx, g_labels, g_design, g_soc = _groups(stack, preset["model"]["pooling"])
-    inputs = prepare_inputs(freq, zr, zi, gidx, len(g_labels), preset)
-    pymc_model, compiled, cache_hit = _compiled(inputs, preset)
+    with one_blas_thread():
+        # the model's constants (eigenvectors of the deviation basis, eigenvalues of D'D) come
+        # from LAPACK, whose last bits depend on the thread count; the optimiser and sampler
+        # amplify them, so they are computed single-threaded like the fit itself
+        inputs = prepare_inputs(freq, zr, zi, gidx, len(g_labels), preset)
+        pymc_model, compiled, cache_hit = _compiled(inputs, preset)
     t_compiled = time.perf_counter()
 
     sampler = preset["sampler"]
@@ -217,8 +222,9 @@ def fit_drt(
         from .fast import laplace_draws
 
         n_draws = int(draws if draws is not None else preset["fast"]["draws"])
-        raw, info = laplace_draws(compiled, inputs.data_values(), n_draws=n_draws, seed=seed,
-                                  preset=preset)
+        with one_blas_thread():  # the mode search amplifies last-bit BLAS differences
+            raw, info = laplace_draws(compiled, inputs.data_values(), n_draws=n_draws,
+                                      seed=seed, preset=preset)
         method = "laplace"
         fit_info = {"laplace": info}
     else:
@@ -229,16 +235,17 @@ def fit_drt(
         # warm-up then does not have to climb out of the smoothness funnel's neck
         init = initial_point(compiled, inputs.data_values(), smoothness=float(
             np.exp(preset["hyperpriors"]["smoothness_log_median"])), preset=preset)
-        trace = sample_nuts(
-            _start_near(compiled, init),
-            draws=int(draws if draws is not None else sampler["draws"]),
-            tune=int(tune if tune is not None else sampler["tune"]),
-            chains=int(chains if chains is not None else sampler["chains"]),
-            seed=seed,
-            target_accept=float(target_accept if target_accept is not None
-                                else sampler["target_accept"]),
-            progress=progress,
-        )
+        with one_blas_thread():  # chains run in parallel; BLAS threads would only compete
+            trace = sample_nuts(
+                _start_near(compiled, init),
+                draws=int(draws if draws is not None else sampler["draws"]),
+                tune=int(tune if tune is not None else sampler["tune"]),
+                chains=int(chains if chains is not None else sampler["chains"]),
+                seed=seed,
+                target_accept=float(target_accept if target_accept is not None
+                                    else sampler["target_accept"]),
+                progress=progress,
+            )
         post = trace["posterior"]
         raw = {k: np.asarray(post[k].values) for k in post.data_vars}
         stats = trace["sample_stats"].to_dataset()
