@@ -279,7 +279,9 @@ class DrtGenerator:
         out = {
             "r_inf": post["r_inf"].isel(one).values,
             "r_pol": post["r_pol"].isel(one).values,
-            "log_smoothness": np.log(post["smoothness"].values),
+            "log_smoothness": np.log(post["smoothness"].isel(group=0).values
+                                     if "group" in post["smoothness"].dims
+                                     else post["smoothness"].values),
             "l_h": post["l_h"].isel(one).values,
             "c_f": post["c_f"].isel(one).values,
             "sigma_const": post["sigma_const"].isel(one).values,

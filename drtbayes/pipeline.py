@@ -15,6 +15,7 @@ import io
 import json
 import os
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -66,9 +67,23 @@ class Progress:
         """Report a stage's start (on a terminal) and its end with the elapsed time."""
         t = time.perf_counter()
         label = f"[{index}/{total}] {name}" + (f" ({detail})" if detail else "")
-        if self.tty:
+        stop = threading.Event()
+        ticker = None
+        if self.tty and not self.quiet:
+            # a stage can sample for minutes: keep the elapsed time moving on the terminal
+            def tick() -> None:
+                while not stop.wait(1.0):
+                    self._write(f"{label} ... {time.perf_counter() - t:.0f} s", end="\r")
+
             self._write(f"{label} ...", end="\r")
-        yield
+            ticker = threading.Thread(target=tick, daemon=True)
+            ticker.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            if ticker is not None:
+                ticker.join()
         dt = time.perf_counter() - t
         total_s = time.perf_counter() - self.t0
         self._write(f"{label}: done in {dt:.1f} s (elapsed {total_s:.1f} s)")

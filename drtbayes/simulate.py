@@ -5,7 +5,9 @@ Both kinds of record are generated from one set of analytic elements per cell an
 
 * cathode impedance at SOC ``s``: contact RC (tau ~ 1e-5 s) + charge-transfer ZARC
   (tau ~ 1e-2 s, alpha 0.8, resistance R2(s)) + reflective finite Warburg (DC resistance R3(s),
-  tau_D ~ 100 s; exactly a capacitor plus an RC ladder);
+  tau_D ~ 100 s; exactly a capacitor plus an RC ladder); the contact RC and the Warburg ladder
+  are spread log-normally over tau (0.25 decade sd: contact spots and particles of a range of
+  sizes), as in a real composite cathode rather than an ideal circuit;
 * symmetric cell (EIS): R_SE + 2 x Z_cathode;
 * half cell (GITT): R_SE + Z_cathode + a small fast counter-electrode RC; the Warburg's series
   capacitor is replaced by the OCV curve (coulomb counting), which is the same physics: the
@@ -82,6 +84,11 @@ class CommonParams:
     capacity_mah: float = 2.4
     area_cm2: float = 0.785
     cell_sd: float = 0.03
+    #: log-normal spread (decades, sd) of the contact and diffusion time constants: contact
+    #: spots and active-material particles come in a range of sizes (tau_D ~ r^2), so neither
+    #: is an ideal RC or a single Warburg ladder in a real composite cathode
+    contact_spread_dec: float = 0.25
+    diffusion_spread_dec: float = 0.25
 
 
 @dataclass(frozen=True)
@@ -151,25 +158,49 @@ def element_values(dp: DesignParams, cp: CommonParams, soc: float,
     )
 
 
-def cathode_network(ev: ElementValues, *, with_capacitor: bool = True) -> el.RCNetwork:
-    """Cathode: contact RC + ZARC + reflective Warburg (DC resistance ``r3_ohm``)."""
+def cathode_network(ev: ElementValues, *, with_capacitor: bool = True,
+                    cp: CommonParams | None = None) -> el.RCNetwork:
+    """Cathode: contact RC + ZARC + reflective Warburg (DC resistance ``r3_ohm``).
+
+    The contact RC and the Warburg ladder are spread log-normally over tau by ``cp``'s
+    ``contact_spread_dec`` and ``diffusion_spread_dec`` (a distribution of contact spots and
+    particle sizes).
+    """
     # the reflective Warburg's ladder sums to R_W / 3, so R_W = 3 R3 gives R3 as DC resistance
-    w = el.warburg_reflective(3.0 * ev.r3_ohm, ev.tau_d_s, n_terms=400)
+    cp = CommonParams() if cp is None else cp
+    w = _spread(el.warburg_reflective(3.0 * ev.r3_ohm, ev.tau_d_s, n_terms=400),
+                cp.diffusion_spread_dec)
     if not with_capacitor:
         w = replace(w, c_series_f=None)
-    return el.rc(ev.r_contact_ohm, ev.tau_contact_s) + el.zarc(
-        ev.r2_ohm, ev.tau_ct_s, ev.alpha_ct, per_decade=40, decades=8.0) + w
+    contact = _spread(el.rc(ev.r_contact_ohm, ev.tau_contact_s), cp.contact_spread_dec)
+    return contact + el.zarc(ev.r2_ohm, ev.tau_ct_s, ev.alpha_ct, per_decade=40,
+                             decades=8.0) + w
+
+
+def _spread(net: el.RCNetwork, width_dec: float, n_nodes: int = 9) -> el.RCNetwork:
+    """Every RC element of ``net`` spread log-normally over tau (sd ``width_dec`` decades).
+
+    Gauss-Hermite nodes keep each element's resistance and its mean ln tau; the series
+    capacitor, R_inf and L are unchanged.
+    """
+    if width_dec <= 0 or net.r_k_ohm.size == 0:
+        return net
+    x, w = np.polynomial.hermite_e.hermegauss(n_nodes)
+    w = w / w.sum()
+    fac = 10.0 ** (width_dec * x)
+    return replace(net, r_k_ohm=(net.r_k_ohm[:, None] * w[None, :]).ravel(),
+                   tau_k_s=(net.tau_k_s[:, None] * fac[None, :]).ravel())
 
 
 def symmetric_network(ev: ElementValues, cp: CommonParams, f_se: float = 1.0) -> el.RCNetwork:
     """Symmetric cell: R_SE + 2 Z_cathode (EIS)."""
-    return el.RCNetwork(cp.r_se_ohm * f_se) + cathode_network(ev).scaled(2.0)
+    return el.RCNetwork(cp.r_se_ohm * f_se) + cathode_network(ev, cp=cp).scaled(2.0)
 
 
 def half_cell_network(ev: ElementValues, cp: CommonParams, f_se: float = 1.0) -> el.RCNetwork:
     """Half cell without the series capacitor (GITT overpotential against the bulk OCV)."""
     return (el.RCNetwork(cp.r_se_ohm * f_se) + el.rc(cp.r_ce_ohm, cp.tau_ce_s)
-            + cathode_network(ev, with_capacitor=False))
+            + cathode_network(ev, with_capacitor=False, cp=cp))
 
 
 def ocv_v(soc: np.ndarray | float) -> np.ndarray:

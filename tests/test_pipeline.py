@@ -132,3 +132,40 @@ def test_killed_runs_resume_to_valid_files(study, tmp_path, run_out):
     ca = json.loads((out / "crossover.json").read_text())
     cb = json.loads((run_out.out_dir / "crossover.json").read_text())
     assert ca == cb
+
+
+class _FakeTTY:
+    def __init__(self, tty: bool) -> None:
+        self.text, self.tty = "", tty
+
+    def write(self, s: str) -> None:
+        self.text += s
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_progress_ticks_on_a_terminal_only(tty):
+    from drtbayes.pipeline import Progress
+
+    stream = _FakeTTY(tty)
+    prog = Progress(stream=stream)
+    with prog.stage(2, 7, "eis_fit", "8 spectra"):
+        time.sleep(2.3)
+    lines = stream.text.replace("\r", "\n").splitlines()
+    assert lines[-1].startswith("[2/7] eis_fit (8 spectra): done in 2.")
+    ticks = [ln for ln in lines if ln.endswith(" s") and "..." in ln]
+    # a terminal sees the elapsed time move once a second; a log sees only the finished line
+    if tty:
+        secs = [int(ln.split("... ")[1][:-2]) for ln in ticks]
+        assert secs and secs[0] >= 1 and secs == sorted(secs)
+    else:
+        assert lines == lines[-1:]
+    quiet = _FakeTTY(True)
+    with Progress(stream=quiet, quiet=True).stage(1, 7, "read"):
+        time.sleep(1.2)
+    assert quiet.text == ""

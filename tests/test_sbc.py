@@ -146,7 +146,7 @@ def test_drt_prior_matches_the_model_log_density():
         return out
 
     def model_logp(th):
-        point = {"smoothness_log__": np.log(th["smoothness"]), "f_group": th["f"][None, :]}
+        point = {"smoothness_log__": np.log([th["smoothness"]]), "f_group": th["f"][None, :]}
         for name in ("r_inf_rel", "l_rel", "elastance_rel", "sigma_const", "sigma_prop"):
             point[f"{name}_log__"] = np.log([th[name]])
         assert set(point) == {v.name for v in model.value_vars}

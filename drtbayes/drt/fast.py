@@ -69,6 +69,7 @@ def initial_point(compiled: Any, values: dict[str, np.ndarray],
     gidx = values.get("group_index", np.arange(n_spec))
     n_group = int(gidx.max()) + 1
     init["f_group"] = np.array([f_rows[gidx == g].mean(0) for g in range(n_group)])
+    init["smoothness"] = np.full(n_group, float(smoothness))
     if preset is not None:
         from .model import field_parameterization, field_to_raw
 

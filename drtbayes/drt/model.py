@@ -41,8 +41,8 @@ from .kernels import drt_kernels, second_difference, smooth_basis
 __all__ = ["ModelInputs", "prepare_inputs", "build_model", "spectrum_log_gamma", "FREE_VARS"]
 
 #: Names of the sampled variables, as they appear in the PyMC model.
-FREE_VARS = ("f_group", "smoothness", "z_dev", "cell_sd", "r_inf_rel", "l_rel", "elastance_rel",
-             "sigma_const", "sigma_prop", "nu_minus_one")
+FREE_VARS = ("f_group", "smoothness", "z_dev", "dev", "cell_sd", "r_inf_rel", "l_rel",
+             "elastance_rel", "sigma_const", "sigma_prop", "nu_minus_one")
 
 
 @dataclass
@@ -172,9 +172,13 @@ def build_model(inputs: ModelInputs, preset: dict[str, Any]):
     with pm.Model(coords=coords) as model:
         data = {k: pm.Data(k, v) for k, v in vals.items()}
 
+        # one smoothness per (design, SOC) group: a shared scalar tied 4 x 62 field values of
+        # differently shaped spectra together and NUTS needed ~770 leapfrog steps per draw on
+        # the demo's 8 spectra (~100 for each group on its own); per group, the joint
+        # posterior factorises into well-conditioned pieces (only cell_sd is shared)
         smoothness = pm.LogNormal("smoothness", mu=float(hyp["smoothness_log_median"]),
-                                  sigma=float(hyp["smoothness_log_sd"]))
-        rw_sd = smoothness * h_dec**1.5
+                                  sigma=float(hyp["smoothness_log_sd"]), dims="group")
+        rw_sd = smoothness[:, None] * h_dec**1.5                      # (G, 1)
         if field_parameterization(preset) == "noncentered":
             # f - level = V diag(s) z with D'D = V diag(eig) V' and s = (1/level_sd^2 +
             # eig/rw_sd^2)^-1/2: exactly the centred prior N(level, Q^-1), but the prior-only
@@ -184,10 +188,10 @@ def build_model(inputs: ModelInputs, preset: dict[str, Any]):
             # non-centred; the smooth, data-informed modes stay centred, where NUTS does better.
             eig, vecs = _dd_eigen(n_tau)
             n_c = centered_modes(preset, n_tau)
-            scale = (1.0 / level_sd**2 + eig / rw_sd**2) ** -0.5
-            coef_c = pm.Normal("f_modes", 0.0, scale[None, :n_c], shape=(n_group, n_c))
+            scale = (1.0 / level_sd**2 + eig[None, :] / rw_sd**2) ** -0.5   # (G, T)
+            coef_c = pm.Normal("f_modes", 0.0, scale[:, :n_c], shape=(n_group, n_c))
             coef_r = pm.Normal("f_raw", 0.0, 1.0, shape=(n_group, n_tau - n_c))
-            coef = pt.concatenate([coef_c, coef_r * scale[None, n_c:]], axis=1)
+            coef = pt.concatenate([coef_c, coef_r * scale[:, n_c:]], axis=1)
             f_group = pm.Deterministic(
                 "f_group", data["level_mean"][None, :] + pt.dot(coef, vecs.T),
                 dims=("group", "tau"))
@@ -197,15 +201,23 @@ def build_model(inputs: ModelInputs, preset: dict[str, Any]):
             curv = pt.dot(f_group - data["level_mean"][None, :], d2.T)  # (G, T-2) 2nd diffs
             pm.Potential(
                 "smoothness_prior",
-                -0.5 * pt.sum(pt.sqr(curv)) / rw_sd**2
-                + 0.5 * n_group * pt.sum(pt.log1p(eig_dd * level_sd**2 / rw_sd**2)),
+                -0.5 * pt.sum(pt.sqr(curv) / rw_sd**2)
+                + 0.5 * pt.sum(pt.log1p(eig_dd[None, :] * level_sd**2 / rw_sd**2)),
             )
         if hierarchical:
             hie = preset["hierarchy"]
             basis = deviation_basis(inputs, preset)
             cell_sd = pm.HalfNormal("cell_sd", sigma=float(hie["cell_sd_scale"]))
-            z_dev = pm.Normal("z_dev", 0.0, 1.0, shape=(n_spec, basis.shape[1]))
-            f_spec = f_group[data["group_index"]] + cell_sd * pt.dot(z_dev, basis.T)
+            if deviation_parameterization(preset) == "centered":
+                # the deviation coefficients themselves: well-measured spectra (1 % noise)
+                # pin each cell's deviation, and the non-centred z = deviation / cell_sd then
+                # lies on a thin curved ridge in (z, log cell_sd) that forced NUTS to step
+                # sizes ~0.01 and 1023 leapfrog steps per draw on the demo's 8 spectra
+                dev = pm.Normal("dev", 0.0, cell_sd, shape=(n_spec, basis.shape[1]))
+                f_spec = f_group[data["group_index"]] + pt.dot(dev, basis.T)
+            else:
+                z_dev = pm.Normal("z_dev", 0.0, 1.0, shape=(n_spec, basis.shape[1]))
+                f_spec = f_group[data["group_index"]] + cell_sd * pt.dot(z_dev, basis.T)
         else:
             f_spec = f_group
         gamma = pt.exp(f_spec)  # (S, T), scaled
@@ -241,6 +253,11 @@ def build_model(inputs: ModelInputs, preset: dict[str, Any]):
     return model
 
 
+def deviation_parameterization(preset: dict[str, Any]) -> str:
+    """``"centered"`` or ``"noncentered"`` cell deviations (``[hierarchy] parameterization``)."""
+    return str(preset.get("hierarchy", {}).get("parameterization", "noncentered"))
+
+
 def field_parameterization(preset: dict[str, Any]) -> str:
     """``"centered"`` or ``"noncentered"`` (preset ``[model] parameterization``)."""
     value = str(preset["model"].get("parameterization", "centered"))
@@ -271,12 +288,12 @@ def field_to_raw(f: np.ndarray, level_mean: np.ndarray, smoothness: float,
     n_tau = f.shape[-1]
     h_dec = 1.0 / float(preset["tau_grid"]["points_per_decade"])
     level_sd = float(preset["priors"]["log_gamma_level_sd"])
-    rw_sd = smoothness * h_dec**1.5
+    rw_sd = np.reshape(np.asarray(smoothness, dtype=float), (-1, 1)) * h_dec**1.5
     eig, vecs = _dd_eigen(n_tau)
-    scale = (1.0 / level_sd**2 + eig / rw_sd**2) ** -0.5
+    scale = (1.0 / level_sd**2 + eig[None, :] / rw_sd**2) ** -0.5
     coef = (f - level_mean) @ vecs
     n_c = centered_modes(preset, n_tau)
-    return {"f_modes": coef[:, :n_c], "f_raw": coef[:, n_c:] / scale[n_c:]}
+    return {"f_modes": coef[:, :n_c], "f_raw": coef[:, n_c:] / scale[:, n_c:]}
 
 
 def deviation_basis(inputs: ModelInputs, preset: dict[str, Any]) -> np.ndarray | None:
@@ -298,5 +315,12 @@ def spectrum_log_gamma(draws: dict[str, np.ndarray], inputs: ModelInputs,
     f_spec = f_group[:, :, inputs.group_index, :]
     basis = deviation_basis(inputs, preset)
     if basis is not None:
-        f_spec = f_spec + draws["cell_sd"][..., None, None] * (draws["z_dev"] @ basis.T)
+        if "dev" in draws:
+            f_spec = f_spec + draws["dev"] @ basis.T
+        else:
+            cell_sd = draws["cell_sd"]
+            # (chain, draw) when shared, (chain, draw, group) when fitted per group
+            sd = (cell_sd[..., None, None] if cell_sd.ndim == 2
+                  else cell_sd[:, :, inputs.group_index, None])
+            f_spec = f_spec + sd * (draws["z_dev"] @ basis.T)
     return f_spec

@@ -60,7 +60,7 @@ def build_tree(inputs: ModelInputs, preset: dict[str, Any], raw: dict[str, np.nd
                         {"units": "ohm", "long_name": "constant noise sd"}),
         "sigma_prop": (cd + ("spectrum",), raw["sigma_prop"],
                        {"units": "1", "long_name": "noise sd proportional to |Z|"}),
-        "smoothness": (cd, raw["smoothness"],
+        "smoothness": (cd + ("group",), np.reshape(raw["smoothness"], (n_chain, n_draw, -1)),
                        {"units": "ln(ohm) per decade^1.5",
                         "long_name": "curvature scale of ln gamma (inferred regularisation)"}),
     }
@@ -77,10 +77,12 @@ def build_tree(inputs: ModelInputs, preset: dict[str, Any], raw: dict[str, np.nd
             post["c_f"] = (cd + ("spectrum",), 1.0 / elast, {"units": "F"})
         z_im = z_im - elast[..., None] / omega
     if "cell_sd" in raw:
-        post["cell_sd"] = (cd, raw["cell_sd"],
+        post["cell_sd"] = (cd + (("group",) if raw["cell_sd"].ndim == 3 else ()),
+                           raw["cell_sd"],
                            {"units": "1", "long_name": "sd of a cell's ln gamma deviation"})
     if "nu_minus_one" in raw:
-        post["nu"] = (cd, 1.0 + raw["nu_minus_one"], {"long_name": "Student-t dof"})
+        post["nu"] = (cd + (("group",) if raw["nu_minus_one"].ndim == 3 else ()),
+                      1.0 + raw["nu_minus_one"], {"long_name": "Student-t dof"})
 
     # posterior predictive: model impedance plus a noise draw of the fitted noise model
     mask = inputs.mask.astype(bool)
@@ -127,8 +129,15 @@ def build_tree(inputs: ModelInputs, preset: dict[str, Any], raw: dict[str, np.nd
                      coords={**spec, "frequency": freq_c})
     groups = {"posterior": posterior, "posterior_predictive": pp, "observed_data": obs}
     if stats is not None:
-        keep = {k: stats[k] for k in _STAT_KEEP if k in stats and stats[k].dims == cd}
-        ss = xr.Dataset({k: (cd, np.asarray(v.values)) for k, v in keep.items()}, coords=base)
+        # (chain, draw), or (chain, draw, group) when every group was sampled on its own
+        keep = {k: stats[k] for k in _STAT_KEEP
+                if k in stats and set(stats[k].dims) in ({*cd}, {*cd, "group"})}
+        ss = xr.Dataset(
+            {k: (tuple(d for d in (*cd, "group") if d in v.dims),
+                 np.asarray(v.transpose(*cd, ...).values)) for k, v in keep.items()},
+            coords=base)
+        if "group" in ss.dims:
+            ss = ss.assign_coords(group=np.array(group_labels, dtype=str))
         groups["sample_stats"] = ss
     tree = xr.DataTree.from_dict(groups)
     tree.attrs.update({
@@ -327,6 +336,14 @@ class DRTResult:
         return [str(s) for s in self.tree["posterior"]["spectrum"].values]
 
     # ------------------------------------------------------------------ diagnostics
+    def _group_of_spectrum(self) -> list[int]:
+        """Position on the ``group`` dim of each spectrum's (design, SOC) group."""
+        post = self.posterior
+        if "group" not in post.coords or "spectrum_group" not in post.coords:
+            return [0] * len(self.spectra)
+        groups = [str(g) for g in post["group"].values]
+        return [groups.index(str(g)) for g in post["spectrum_group"].values]
+
     def apply_gate(self) -> bool:
         """Compute per-spectrum diagnostics, store them in ``attrs["diagnostics"]``, warn on
         failure (:class:`~drtbayes.errors.SamplingWarning`); True when all pass."""
@@ -338,12 +355,23 @@ class DRTResult:
             th = tomllib.loads(self.tree.attrs.get("preset_toml", "")).get("gate", {})
         except tomllib.TOMLDecodeError:
             th = {}
-        shared = [post[v].values for v in ("smoothness", "cell_sd", "nu") if v in post]
-        div = 0
+        group_of = self._group_of_spectrum()
+        diverging = None
         if "sample_stats" in self.tree.children and "diverging" in self.tree["sample_stats"]:
-            div = int(np.asarray(self.tree["sample_stats"]["diverging"].values).sum())
+            diverging = self.tree["sample_stats"]["diverging"]
         diag: dict[str, dict[str, Any]] = {}
         for i, lab in enumerate(self.spectra):
+            # hyperparameters (shared, or of this spectrum's group when fitted per group)
+            shared = []
+            for v in ("smoothness", "cell_sd", "nu"):
+                if v in post:
+                    shared.append(post[v].values[:, :, group_of[i]] if "group" in post[v].dims
+                                  else post[v].values)
+            div = 0
+            if diverging is not None:
+                d = (diverging.isel(group=group_of[i]) if "group" in diverging.dims
+                     else diverging)
+                div = int(np.asarray(d.values).sum())
             arrays = [np.log(np.maximum(post["gamma"].values[:, :, i], 1e-300))]
             for v in ("r_inf", "r_pol", "l_h", "sigma_const", "sigma_prop"):
                 if v in post:
