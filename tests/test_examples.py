@@ -3,8 +3,7 @@
 Each example is run as a user would run it: ``python examples/NAME.py --fast --out DIR`` in a
 fresh process. The checks are deliberately loose (``--fast`` is a MAP + Laplace approximation);
 they catch examples that rot when the API changes, not accuracy regressions (those have their
-own tests). ``crossover_from_study.py`` (the whole pipeline, ~100 s) is in the slow set:
-``python -m pytest -m slow tests/test_examples.py``.
+own tests). ``crossover_from_study.py`` runs the whole pipeline (~95 s).
 """
 
 from __future__ import annotations
@@ -103,10 +102,8 @@ def test_split_gitt_with_bands(tmp_path):
     assert "truth inside the 95 % interval" in proc.stdout
 
 
-# The whole pipeline (EIS fit, bands, split, SOC model, report) takes ~100 s even with --fast
-# on a lightly loaded 2-core machine; the same run_study(fast=True) path is covered in the
-# default run by tests/test_pipeline.py, so this example runs with the slow set (-m slow).
-@pytest.mark.slow
+# The whole pipeline (EIS fit, bands, split, SOC model, report) with --fast: ~95 s on a quiet
+# 2-core machine, the longest example; it runs in CI like the others so it cannot rot.
 def test_crossover_from_study(tmp_path):
     out = tmp_path / "out"
     run_example("crossover_from_study.py", out)
