@@ -256,6 +256,10 @@ def _cmd_crossover(a: argparse.Namespace) -> int:
         hdi = c.get("hdi95")
         where = (f"{c['soc_median']:.1f} % SOC, 95 % HDI [{hdi[0]:.1f}, {hdi[1]:.1f}]"
                  if hdi else "no credible crossing")
+        rev = c.get("reversal") or {}
+        if hdi and rev and not rev["credible"]:
+            where += (f"; not a credible reversal (P({a.a} better) "
+                      f"{rev['p_a_better_min']:.2f}-{rev['p_a_better_max']:.2f})")
         print(f"{comp:>5}: P(cross) = {c['p_crossing']:.2f}; {where}")
     if a.json is None:
         print(text)
@@ -312,9 +316,11 @@ def _truth_lines(cross: dict[str, Any], truth: dict[str, Any]) -> str:
     for comp, c in cross.get("components", {}).items():
         t = true_x.get(comp)
         hdi = c.get("hdi95")
+        credible = hdi is not None and (c.get("reversal") or {}).get("credible", True)
         if t is None:
             ok = "no true crossing; " + (
-                "correctly no credible crossing" if hdi is None else "a crossing was reported"
+                "correctly no credible reversal" if not credible
+                else "a credible reversal was reported"
             )
         elif hdi is None:
             ok = f"true {t:.1f} %: no credible crossing found"

@@ -1144,6 +1144,10 @@ def _resolve_grid(grid, soc: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Posterior probability at which one design counts as credibly better (crossover "reversal").
+REVERSAL_LEVEL = 0.9
+
+
 def crossover(
     split_or_socmodel: xr.Dataset | SocModelResult,
     a: str,
@@ -1182,7 +1186,10 @@ def crossover(
     Returns
     -------
     dict
-        ``{"p_crossing", "soc_median", "hdi95", "crossings", "p_a_better"}``: ``soc_median`` and
+        ``{"p_crossing", "reversal", "soc_median", "hdi95", "crossings", "p_a_better"}``:
+        ``reversal`` says whether the crossing is a credible reversal (``credible``: design a
+        better with posterior probability >= ``level`` = 0.9 at some SOC and b at another, with
+        the extremes of P(R_a < R_b) over the SOC grid). ``soc_median`` and
         ``hdi95`` (95 % HDI, percent SOC, via ``arviz_stats.hdi``) describe the most probable
         crossing; ``soc_median`` is None without any crossing and ``hdi95`` is None when
         ``p_crossing < 0.5``. ``crossings`` is a list of ``{"soc_median", "hdi95",
@@ -1219,8 +1226,15 @@ def crossover(
     p_better = np.mean(la < lb, axis=0)
     p_report = np.interp(report_soc, soc, p_better)
     head = crossings[0] if crossings else None
+    # Two curves that do not differ (R1 of the paper's designs) cross somewhere in most draws,
+    # so P(cross) alone is no evidence of a crossover. A credible *reversal* needs one design
+    # credibly better at some SOC and the other credibly better at another.
+    p_hi, p_lo = float(p_better.max()), float(p_better.min())
+    reversal = {"level": REVERSAL_LEVEL, "p_a_better_max": p_hi, "p_a_better_min": p_lo,
+                "credible": bool(p_hi >= REVERSAL_LEVEL and p_lo <= 1.0 - REVERSAL_LEVEL)}
     return {
         "p_crossing": p_crossing,
+        "reversal": reversal,
         "soc_median": head["soc_median"] if head else None,
         "hdi95": head["hdi95"] if (head and p_crossing >= 0.5) else None,
         "crossings": crossings,

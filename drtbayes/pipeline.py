@@ -119,6 +119,10 @@ class RunResult:
                 txt = f"{c['soc_median']:.1f} % [{lo:.1f}, {hi:.1f}]"
             else:
                 txt = "no credible crossing"
+            rev = c.get("reversal") or {}
+            if c.get("hdi95") is not None and rev and not rev.get("credible", True):
+                txt += (f" - not a credible reversal (P({self.study.a} better) only "
+                        f"{rev['p_a_better_min']:.2f}-{rev['p_a_better_max']:.2f})")
             lines.append(f"  {comp:>5}: {txt}, P(cross) = {c.get('p_crossing', float('nan')):.2f}")
         return "\n".join(lines)
 

@@ -249,14 +249,19 @@ def build_report(
     true_x = (truth or {}).get("crossover_soc", {})
     for comp, c in crossover.get("components", {}).items():
         hdi = c.get("hdi95")
-        row = [comp, _fmt(c.get("p_crossing"), 2), _fmt(c.get("soc_median")),
+        rev = c.get("reversal") or {}
+        rev_txt = ("–" if not rev else
+                   f"{'yes' if rev['credible'] else 'no'} "
+                   f"({_fmt(rev['p_a_better_min'], 2)}–{_fmt(rev['p_a_better_max'], 2)})")
+        row = [comp, _fmt(c.get("p_crossing"), 2), rev_txt, _fmt(c.get("soc_median")),
                f"[{_fmt(hdi[0])}, {_fmt(hdi[1])}]" if hdi else "–",
                len(c.get("crossings", []))]
         if truth is not None:
             t = true_x.get(comp)
             row.append("none" if t is None else _fmt(t))
         cx_rows.append(row)
-    cx_header = ["component", "P(cross)", "crossover SOC / %", "95 % HDI", "crossings"]
+    cx_header = ["component", "P(cross)", "credible reversal (range of P(a better))",
+                 "crossover SOC / %", "95 % HDI", "crossings"]
     if truth is not None:
         cx_header.append("truth / %")
 

@@ -138,11 +138,32 @@ def test_crossover_without_any_crossing():
     res = crossover(fake_model(log_rb - 0.3, log_rb, soc), A, B, "R2", grid=10.0)
     assert res == {
         "p_crossing": 0.0,
+        "reversal": {"level": 0.9, "p_a_better_max": 1.0, "p_a_better_min": 1.0,
+                     "credible": False},
         "soc_median": None,
         "hdi95": None,
         "crossings": [],
         "p_a_better": {"soc": [float(s) for s in range(10, 100, 10)], "p": [1.0] * 9},
     }
+
+
+def test_equal_curves_cross_often_but_are_no_credible_reversal():
+    # R1 of two designs that do not differ: each draw's difference is a small random wiggle,
+    # so most draws cross somewhere, yet neither design is ever credibly better
+    rng = np.random.default_rng(5)
+    soc = np.arange(1.0, 100.0)
+    n = 2000
+    log_rb = np.zeros((n, soc.size))
+    log_ra = (rng.normal(0, 0.05, (n, 1)) + rng.normal(0, 0.05, (n, 1)) * (soc - 50) / 50)
+    res = crossover(fake_model(log_ra, log_rb, soc), A, B, "R2")
+    assert res["p_crossing"] > 0.5 and res["hdi95"] is not None
+    rev = res["reversal"]
+    assert not rev["credible"]
+    assert 0.5 < rev["p_a_better_max"] < 0.9 and 0.1 < rev["p_a_better_min"] < 0.5
+    # a real crossover (a better above ~20 % SOC, b below) is a credible reversal
+    log_ra2 = -0.02 * (soc - 20.0) + rng.normal(0, 0.05, (n, 1))
+    rev2 = crossover(fake_model(log_ra2, log_rb, soc), A, B, "R2")["reversal"]
+    assert rev2["credible"] and rev2["p_a_better_max"] > 0.99 and rev2["p_a_better_min"] < 0.01
 
 
 def test_cluster_crossings_keeps_one_broad_mode_together():
@@ -313,7 +334,10 @@ def test_contrast_and_report_on_fit(crossing_study):
     assert set(rep) >= {"a", "b", "components"}
     assert set(rep["components"]) == {"R2", "total"}
     for c in rep["components"].values():
-        assert set(c) == {"p_crossing", "soc_median", "hdi95", "crossings", "p_a_better"}
+        assert set(c) == {"p_crossing", "reversal", "soc_median", "hdi95", "crossings",
+                          "p_a_better"}
+        # this study's designs differ credibly on both sides of the crossing
+        assert c["reversal"]["credible"]
     json.loads(json.dumps(rep))
 
 
