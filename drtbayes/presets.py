@@ -90,8 +90,6 @@ _DRT_SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool, tuple | None]]] =
         "cell_sd_scale": (_NUM, True, _POS),
         "deviation_length_decades": (_NUM, True, _POS),
         "deviation_rank": ((int,), True, (lambda v: v >= 1, ">= 1")),
-        "parameterization": ((str,), False, (lambda v: v in ("centered", "noncentered"),
-                                             "'centered' or 'noncentered'")),
         "hyperparameters": ((str,), False, (lambda v: v in ("per_group", "shared"),
                                             "'per_group' or 'shared'")),
     },

@@ -208,32 +208,30 @@ def fit_drt(
     stack = _as_stack(spectra)
     freq, zr, zi = _validate(stack)
     gidx, g_labels, g_design, g_soc = _groups(stack, preset["model"]["pooling"])
-    with one_blas_thread():
-        # the model's constants (eigenvectors of the deviation basis, eigenvalues of D'D) come
-        # from LAPACK, whose last bits depend on the thread count; the optimiser and sampler
-        # amplify them, so they are computed single-threaded like the fit itself
-        inputs = prepare_inputs(freq, zr, zi, gidx, len(g_labels), preset)
-        if _per_group(preset) and inputs.n_groups > 1:
-            compiled, cache_hit = None, True  # one model per group, compiled in the loop
-        else:
-            _, compiled, cache_hit = _compiled(inputs, preset)
-    t_compiled = time.perf_counter()
-
     sampler = preset["sampler"]
-    n_draws = int(draws if draws is not None else (preset["fast"]["draws"] if fast
-                                                   else sampler["draws"]))
     settings = dict(
-        fast=fast, n_draws=n_draws,
+        fast=fast,
+        n_draws=int(draws if draws is not None else (preset["fast"]["draws"] if fast
+                                                     else sampler["draws"])),
         tune=int(tune if tune is not None else sampler["tune"]),
         chains=int(chains if chains is not None else sampler["chains"]),
         target_accept=float(target_accept if target_accept is not None
                             else sampler["target_accept"]),
         progress=progress)
-    if _per_group(preset) and inputs.n_groups > 1:
-        raw, stats, fit_info = _fit_each_group(inputs, preset, seed, settings)
-        cache_hit = cache_hit and fit_info.pop("all_cached")
-    else:
-        raw, stats, fit_info = _fit_one(compiled, inputs, preset, seed, settings)
+    # Everything from the model's constants (eigenvectors of the deviation basis, eigenvalues of
+    # D'D) to the last draw runs under one BLAS thread: LAPACK's last bits depend on the thread
+    # count and the optimiser and sampler amplify them (same seed, same numbers); the chains
+    # run in parallel anyway, so BLAS threads would only compete.
+    with one_blas_thread():
+        inputs = prepare_inputs(freq, zr, zi, gidx, len(g_labels), preset)
+        if _per_group(preset) and inputs.n_groups > 1:
+            t_compiled = time.perf_counter()  # one model per group, compiled in the loop
+            raw, stats, fit_info = _fit_each_group(inputs, preset, seed, settings)
+            cache_hit = fit_info.pop("all_cached")
+        else:
+            _, compiled, cache_hit = _compiled(inputs, preset)
+            t_compiled = time.perf_counter()
+            raw, stats, fit_info = _fit_one(compiled, inputs, preset, seed, settings)
     method = "laplace" if fast else "nuts"
     t_sampled = time.perf_counter()
 
@@ -275,13 +273,15 @@ def _per_group(preset: dict[str, Any]) -> bool:
 
 def _fit_one(compiled: Any, inputs: ModelInputs, preset: dict[str, Any], seed: int,
              settings: dict[str, Any]) -> tuple[dict[str, np.ndarray], Any, dict[str, Any]]:
-    """Draws of one compiled model: NUTS, or MAP + Laplace with ``settings["fast"]``."""
+    """Draws of one compiled model: NUTS, or MAP + Laplace with ``settings["fast"]``.
+
+    Called under :func:`one_blas_thread` (see :func:`fit_drt`).
+    """
     if settings["fast"]:
         from .fast import laplace_draws
 
-        with one_blas_thread():  # the mode search amplifies last-bit BLAS differences
-            raw, info = laplace_draws(compiled, inputs.data_values(),
-                                      n_draws=settings["n_draws"], seed=seed, preset=preset)
+        raw, info = laplace_draws(compiled, inputs.data_values(),
+                                  n_draws=settings["n_draws"], seed=seed, preset=preset)
         return raw, None, {"laplace": info}
     from ..inference import sample_nuts
     from .fast import initial_point
@@ -290,11 +290,10 @@ def _fit_one(compiled: Any, inputs: ModelInputs, preset: dict[str, Any], seed: i
     # warm-up then does not have to climb out of the smoothness funnel's neck
     init = initial_point(compiled, inputs.data_values(), smoothness=float(
         np.exp(preset["hyperpriors"]["smoothness_log_median"])), preset=preset)
-    with one_blas_thread():  # chains run in parallel; BLAS threads would only compete
-        trace = sample_nuts(
-            _start_near(compiled, init), draws=settings["n_draws"], tune=settings["tune"],
-            chains=settings["chains"], seed=seed, target_accept=settings["target_accept"],
-            progress=settings["progress"])
+    trace = sample_nuts(
+        _start_near(compiled, init), draws=settings["n_draws"], tune=settings["tune"],
+        chains=settings["chains"], seed=seed, target_accept=settings["target_accept"],
+        progress=settings["progress"])
     post = trace["posterior"]
     raw = {k: np.asarray(post[k].values) for k in post.data_vars}
     return raw, trace["sample_stats"].to_dataset(), {}
@@ -319,15 +318,14 @@ def _fit_each_group(inputs: ModelInputs, preset: dict[str, Any], seed: int,
         rows = np.flatnonzero(inputs.group_index == g)
         sub = dc_replace(inputs, z_real=inputs.z_real[rows], z_imag=inputs.z_imag[rows],
                          group_index=np.zeros(rows.size, dtype=np.int64), n_groups=1)
-        with one_blas_thread():
-            _, compiled, hit = _compiled(sub, preset)
+        _, compiled, hit = _compiled(sub, preset)
         all_cached = all_cached and hit
         seed_g = int(np.random.SeedSequence([int(seed), g]).generate_state(1)[0])
         parts.append((rows, *_fit_one(compiled, sub, preset, seed_g, settings)))
     n_spec = inputs.z_real.shape[0]
     raw: dict[str, np.ndarray] = {}
     per_spectrum = ("r_inf_rel", "l_rel", "elastance_rel", "sigma_const", "sigma_prop",
-                    "z_dev", "dev")
+                    "z_dev")
     for name in parts[0][1]:
         arrs = [p[1][name] for p in parts]
         if name in per_spectrum:
@@ -349,7 +347,6 @@ def _fit_each_group(inputs: ModelInputs, preset: dict[str, Any], seed: int,
     stats = xr.concat([p[2] for p in parts], dim="group", coords="minimal",
                       compat="override")
     return raw, stats, info
-
 
 
 def _start_near(compiled: Any, x0: np.ndarray, jitter: float = 0.3) -> Any:

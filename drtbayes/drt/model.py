@@ -41,7 +41,7 @@ from .kernels import drt_kernels, second_difference, smooth_basis
 __all__ = ["ModelInputs", "prepare_inputs", "build_model", "spectrum_log_gamma", "FREE_VARS"]
 
 #: Names of the sampled variables, as they appear in the PyMC model.
-FREE_VARS = ("f_group", "smoothness", "z_dev", "dev", "cell_sd", "r_inf_rel", "l_rel",
+FREE_VARS = ("f_group", "smoothness", "z_dev", "cell_sd", "r_inf_rel", "l_rel",
              "elastance_rel", "sigma_const", "sigma_prop", "nu_minus_one")
 
 
@@ -172,10 +172,8 @@ def build_model(inputs: ModelInputs, preset: dict[str, Any]):
     with pm.Model(coords=coords) as model:
         data = {k: pm.Data(k, v) for k, v in vals.items()}
 
-        # one smoothness per (design, SOC) group: a shared scalar tied 4 x 62 field values of
-        # differently shaped spectra together and NUTS needed ~770 leapfrog steps per draw on
-        # the demo's 8 spectra (~100 for each group on its own); per group, the joint
-        # posterior factorises into well-conditioned pieces (only cell_sd is shared)
+        # one smoothness per (design, SOC) group, so that groups fitted as separate models
+        # (`[hierarchy] hyperparameters = "per_group"`, see fit.py) merge into one result
         smoothness = pm.LogNormal("smoothness", mu=float(hyp["smoothness_log_median"]),
                                   sigma=float(hyp["smoothness_log_sd"]), dims="group")
         rw_sd = smoothness[:, None] * h_dec**1.5                      # (G, 1)
@@ -208,16 +206,8 @@ def build_model(inputs: ModelInputs, preset: dict[str, Any]):
             hie = preset["hierarchy"]
             basis = deviation_basis(inputs, preset)
             cell_sd = pm.HalfNormal("cell_sd", sigma=float(hie["cell_sd_scale"]))
-            if deviation_parameterization(preset) == "centered":
-                # the deviation coefficients themselves: well-measured spectra (1 % noise)
-                # pin each cell's deviation, and the non-centred z = deviation / cell_sd then
-                # lies on a thin curved ridge in (z, log cell_sd) that forced NUTS to step
-                # sizes ~0.01 and 1023 leapfrog steps per draw on the demo's 8 spectra
-                dev = pm.Normal("dev", 0.0, cell_sd, shape=(n_spec, basis.shape[1]))
-                f_spec = f_group[data["group_index"]] + pt.dot(dev, basis.T)
-            else:
-                z_dev = pm.Normal("z_dev", 0.0, 1.0, shape=(n_spec, basis.shape[1]))
-                f_spec = f_group[data["group_index"]] + cell_sd * pt.dot(z_dev, basis.T)
+            z_dev = pm.Normal("z_dev", 0.0, 1.0, shape=(n_spec, basis.shape[1]))
+            f_spec = f_group[data["group_index"]] + cell_sd * pt.dot(z_dev, basis.T)
         else:
             f_spec = f_group
         gamma = pt.exp(f_spec)  # (S, T), scaled
@@ -251,11 +241,6 @@ def build_model(inputs: ModelInputs, preset: dict[str, Any]):
         loglik = (pm.logp(dist_re, data["z_real_obs"]) + pm.logp(dist_im, data["z_imag_obs"]))
         pm.Potential("likelihood", pt.sum(data["obs_mask"] * loglik))
     return model
-
-
-def deviation_parameterization(preset: dict[str, Any]) -> str:
-    """``"centered"`` or ``"noncentered"`` cell deviations (``[hierarchy] parameterization``)."""
-    return str(preset.get("hierarchy", {}).get("parameterization", "noncentered"))
 
 
 def field_parameterization(preset: dict[str, Any]) -> str:
@@ -315,12 +300,9 @@ def spectrum_log_gamma(draws: dict[str, np.ndarray], inputs: ModelInputs,
     f_spec = f_group[:, :, inputs.group_index, :]
     basis = deviation_basis(inputs, preset)
     if basis is not None:
-        if "dev" in draws:
-            f_spec = f_spec + draws["dev"] @ basis.T
-        else:
-            cell_sd = draws["cell_sd"]
-            # (chain, draw) when shared, (chain, draw, group) when fitted per group
-            sd = (cell_sd[..., None, None] if cell_sd.ndim == 2
-                  else cell_sd[:, :, inputs.group_index, None])
-            f_spec = f_spec + sd * (draws["z_dev"] @ basis.T)
+        cell_sd = draws["cell_sd"]
+        # (chain, draw) when shared, (chain, draw, group) when fitted per group
+        sd = (cell_sd[..., None, None] if cell_sd.ndim == 2
+              else cell_sd[:, :, inputs.group_index, None])
+        f_spec = f_spec + sd * (draws["z_dev"] @ basis.T)
     return f_spec
