@@ -129,24 +129,59 @@ def _refined_min(ln_tau: np.ndarray, g: np.ndarray, lo: int, hi: int) -> float:
     return float(ln_tau[k])
 
 
+def _reference(gam: np.ndarray, ln_tau: np.ndarray, n_proc: int, rel_prominence: float,
+               pooled: np.ndarray | None) -> np.ndarray | None:
+    """ln tau of each process's peak in the unit's pointwise-median DRT (NaN: not found).
+
+    Why the median and not the draws: a single draw's DRT carries wiggles (a split top of a
+    large arc, a bump between two arcs) that can be more prominent than a small but well
+    separated process such as the contact arc beside a large charge-transfer arc; taking
+    the most prominent peaks of each draw then names a wiggle "contact" and puts the boundary
+    inside the charge-transfer arc. The median is smooth, so its peaks are the processes.
+    When the median shows fewer peaks than processes, they are matched to ``pooled`` (the
+    other DRTs' references) and the missing ones take the pooled position; without pooled
+    references they go to the fastest processes and the rest stay NaN. Returns None when the
+    median has no peak at all.
+    """
+    idx, prom = _peaks(np.median(gam, axis=0), rel_prominence)
+    sel = _select(idx, prom, n_proc)
+    if sel.size == 0:
+        return None
+    ref = np.full(n_proc, np.nan)
+    if sel.size == n_proc:
+        ref[:] = ln_tau[sel]
+    elif pooled is not None and np.all(np.isfinite(pooled)):
+        ref[:] = pooled
+        ref[list(_assign(ln_tau[sel], pooled))] = ln_tau[sel]
+    else:
+        ref[:sel.size] = ln_tau[sel]
+    return ref
+
+
 def _unit_bands(gam: np.ndarray, ln_tau: np.ndarray, n_proc: int,
                 rel_prominence: float, ref: np.ndarray | None) -> dict[str, np.ndarray]:
-    """Bands of one DRT (one spectrum or group) over its draws ``gam`` (sample, tau)."""
+    """Bands of one DRT (one spectrum or group) over its draws ``gam`` (sample, tau).
+
+    Each draw's peaks go to the process with the nearest reference position (``ref``, see
+    :func:`_reference`); of several peaks near one process the most prominent is kept, and a
+    process with no peak near it is unresolved in that draw.
+    """
     n_s = gam.shape[0]
-    found = [_peaks(gam[s], rel_prominence) for s in range(n_s)]
-    if ref is None:
-        full = [ln_tau[_select(i, p, n_proc)] for i, p in found if i.size >= n_proc]
-        ref = np.median(np.array(full), axis=0) if full else None
     peak_idx = np.full((n_s, n_proc), -1, dtype=int)
-    for s, (idx, prom) in enumerate(found):
-        sel = _select(idx, prom, n_proc)
-        if sel.size == n_proc:
-            peak_idx[s] = sel
-        elif sel.size and ref is not None:
-            peak_idx[s, list(_assign(ln_tau[sel], ref))] = sel
-        elif sel.size:
-            # no draw of any DRT shows every process: fastest peak to the fastest process
+    known = np.flatnonzero(np.isfinite(ref)) if ref is not None else np.zeros(0, int)
+    for s in range(n_s):
+        idx, prom = _peaks(gam[s], rel_prominence)
+        if idx.size == 0:
+            continue
+        if known.size == 0:
+            sel = _select(idx, prom, n_proc)   # no reference at all: fastest first
             peak_idx[s, :sel.size] = sel
+            continue
+        nearest = known[np.argmin(np.abs(ln_tau[idx][:, None] - ref[known][None, :]), axis=1)]
+        for j in known:
+            mine = np.flatnonzero(nearest == j)
+            if mine.size:
+                peak_idx[s, j] = idx[mine[np.argmax(prom[mine])]]
     resolved = peak_idx >= 0
     nb = n_proc - 1
     bnd = np.full((n_s, nb), np.nan)
@@ -176,8 +211,7 @@ def _unit_bands(gam: np.ndarray, ln_tau: np.ndarray, n_proc: int,
     peak_tau = np.where(resolved, np.exp(ln_tau[safe]), np.nan)
     peak_r = np.where(resolved, np.take_along_axis(gam, safe, 1), np.nan)
     return {"boundary_tau": np.exp(bnd), "boundary_fallback": fallback, "peak_tau": peak_tau,
-            "peak_r": peak_r, "band_r": band_r, "resolved": resolved,
-            "reference_ln_tau": ref}
+            "peak_r": peak_r, "band_r": band_r, "resolved": resolved}
 
 
 # --------------------------------------------------------------------------- public
@@ -258,18 +292,20 @@ def time_constant_bands(
             continue
         gam = flat(post[var], unit)  # unit, sample, tau
         n_sample = gam.shape[1]
-        results = []
-        for u in range(gam.shape[0]):
-            results.append(_unit_bands(gam[u], ln_tau, n_proc, rel_prominence, None))
-        # units without a single full draw borrow the median reference of the others
-        have = [r["reference_ln_tau"] for r in results if r["reference_ln_tau"] is not None]
-        if have and any(r["reference_ln_tau"] is None for r in results):
-            pooled = np.median(np.array(have), axis=0)
-            results = [r if r["reference_ln_tau"] is not None else
-                       _unit_bands(gam[u], ln_tau, n_proc, rel_prominence, pooled)
-                       for u, r in enumerate(results)]
-        refs[prefix] = np.array([r["reference_ln_tau"] if r["reference_ln_tau"] is not None
-                                 else np.full(n_proc, np.nan) for r in results])
+        own = [_reference(gam[u], ln_tau, n_proc, rel_prominence, None)
+               for u in range(gam.shape[0])]
+        # a unit whose median DRT lacks a process borrows the median position of the units
+        # that show every process
+        full = [r for r in own if r is not None and np.all(np.isfinite(r))]
+        pooled = np.median(np.array(full), axis=0) if full else None
+        unit_refs = [r if r is not None and np.all(np.isfinite(r)) else
+                     _reference(gam[u], ln_tau, n_proc, rel_prominence, pooled)
+                     for u, r in enumerate(own)]
+        unit_refs = [pooled if r is None else r for r in unit_refs]
+        results = [_unit_bands(gam[u], ln_tau, n_proc, rel_prominence, unit_refs[u])
+                   for u in range(gam.shape[0])]
+        refs[prefix] = np.array([r if r is not None else np.full(n_proc, np.nan)
+                                 for r in unit_refs])
 
         def stack(key: str, res: list = results) -> np.ndarray:
             return np.moveaxis(np.array([r[key] for r in res]), 0, 1)  # sample, unit, ...

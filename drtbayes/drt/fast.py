@@ -16,10 +16,13 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
+from .._packed import pack_values
+
 __all__ = ["laplace_draws"]
 
 
 def _set_shared(compiled: Any, values: dict[str, np.ndarray]) -> None:
+    values = pack_values(values)
     for var in compiled.shared_var_keys:
         if var.name in values:
             old = var.get_value()

@@ -1,8 +1,8 @@
 """``fit_drt``: hierarchical Bayesian DRT of one or many spectra.
 
 Compiled models are cached per process, keyed by (preset text, n_spectra, n_frequency, n_tau,
-n_groups): all data (impedances, kernels, masks, group index, prior level) live in ``pm.Data``
-containers and are swapped in with nutpie's ``with_data``, so a later fit of a same-shaped
+n_groups): all data (impedances, kernels, masks, group index, prior level) live in one
+``pm.Data`` container (see ``drtbayes._packed``) and are swapped in with nutpie's ``with_data``, so a later fit of a same-shaped
 stack costs sampling only.
 """
 
@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .._packed import pack_values
 from .._threads import one_blas_thread
 from ..errors import (
     ApproximationWarning,
@@ -145,9 +146,7 @@ def _compiled(inputs: ModelInputs, preset: dict[str, Any]) -> tuple[Any, Any, bo
             warnings.simplefilter("ignore", UserWarning)
             _CACHE[key] = (model, nutpie.compile_pymc_model(model))
     model, compiled = _CACHE[key]
-    names = {v.name for v in compiled.shared_var_keys}
-    return model, compiled.with_data(
-        **{k: v for k, v in inputs.data_values().items() if k in names}), hit
+    return model, compiled.with_data(**pack_values(inputs.data_values())), hit
 
 
 def fit_drt(

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from .._packed import packed_data
 from .kernels import drt_kernels, second_difference, smooth_basis
 
 __all__ = ["ModelInputs", "prepare_inputs", "build_model", "spectrum_log_gamma", "FREE_VARS"]
@@ -170,7 +171,7 @@ def build_model(inputs: ModelInputs, preset: dict[str, Any]):
     coords = {"spectrum": np.arange(n_spec), "group": np.arange(n_group),
               "tau": np.arange(n_tau), "frequency": np.arange(n_freq)}
     with pm.Model(coords=coords) as model:
-        data = {k: pm.Data(k, v) for k, v in vals.items()}
+        data = packed_data(vals)  # one container: compiles ~10 s faster (see _packed)
 
         # one smoothness per (design, SOC) group, so that groups fitted as separate models
         # (`[hierarchy] hyperparameters = "per_group"`, see fit.py) merge into one result
