@@ -409,6 +409,46 @@ def _design_units(bands: xr.Dataset, design: str) -> tuple[str, np.ndarray, list
                     "and the EIS spectra")
 
 
+class SocTable:
+    """One band variable of one design at its measured SOCs, carried to any SOC in numpy.
+
+    :func:`design_value_at_soc` builds one per call; the GITT split builds one per variable and
+    record and asks it at every pulse SOC (xarray's groupby per pulse cost more than the fit).
+    """
+
+    def __init__(self, bands: xr.Dataset, var: str, *, design: str, log: bool = False) -> None:
+        prefix, socs, idx = _design_units(bands, design)
+        unit = "group" if prefix else "spectrum"
+        da = bands[prefix + var].isel({unit: idx})
+        if log:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                da = np.log10(da)
+        da = da.assign_coords(_soc=(unit, socs)).groupby("_soc").mean(unit)
+        self.measured = da["_soc"].values.astype(float)
+        if np.any(~np.isfinite(self.measured)):
+            raise DataError(f"design {design!r}: a DRT without a SOC cannot be carried to other "
+                            "SOCs; give every EIS spectrum its soc")
+        da = da.transpose("_soc", ...)
+        self.values = np.asarray(da.values)
+        self.dims = tuple(d for d in da.dims if d != "_soc")
+        self.coords = {d: da[d].values for d in self.dims if d in da.coords}
+        self.design, self.level = design, "group" if prefix else "spectrum"
+
+    def at(self, soc: float, policy: str = "interpolate") -> np.ndarray:
+        """The values at ``soc`` (percent) by ``policy`` (see :func:`bands_at_soc`)."""
+        if policy not in POLICIES:
+            raise ValueRangeError(f"policy={policy!r}; use one of {', '.join(POLICIES)}")
+        if not np.isfinite(soc):
+            raise ValueRangeError(f"soc={soc!r} must be a finite percentage")
+        m = self.measured
+        if m.size == 1 or policy == "nearest":
+            return self.values[int(np.argmin(np.abs(m - soc)))]
+        s = float(np.clip(soc, m.min(), m.max()))
+        j = int(np.clip(np.searchsorted(m, s) - 1, 0, m.size - 2))
+        w = (s - m[j]) / (m[j + 1] - m[j])
+        return self.values[j] * (1 - w) + self.values[j + 1] * w
+
+
 def design_value_at_soc(bands: xr.Dataset, var: str, *, design: str, soc: float,
                         policy: str = "interpolate", log: bool = False) -> xr.DataArray:
     """Any per-DRT band variable (``boundary_tau``, ``band_r``, ``gamma_median``, ...) of a
@@ -421,28 +461,11 @@ def design_value_at_soc(bands: xr.Dataset, var: str, *, design: str, soc: float,
         raise ValueRangeError(f"policy={policy!r}; use one of {', '.join(POLICIES)}")
     if not np.isfinite(soc):
         raise ValueRangeError(f"soc={soc!r} must be a finite percentage")
-    prefix, socs, idx = _design_units(bands, design)
-    unit = "group" if prefix else "spectrum"
-    da = bands[prefix + var].isel({unit: idx})
-    if log:
-        with np.errstate(divide="ignore", invalid="ignore"):
-            da = np.log10(da)
-    da = da.assign_coords(_soc=(unit, socs)).groupby("_soc").mean(unit)
-    measured = da["_soc"].values.astype(float)
-    if np.any(~np.isfinite(measured)):
-        raise DataError(f"design {design!r}: a DRT without a SOC cannot be carried to other "
-                        "SOCs; give every EIS spectrum its soc")
-    if measured.size == 1 or policy == "nearest":
-        k = int(np.argmin(np.abs(measured - soc)))
-        out = da.isel(_soc=k, drop=True)
-    else:
-        s = float(np.clip(soc, measured.min(), measured.max()))
-        j = int(np.clip(np.searchsorted(measured, s) - 1, 0, measured.size - 2))
-        w = (s - measured[j]) / (measured[j + 1] - measured[j])
-        out = da.isel(_soc=j, drop=True) * (1 - w) + da.isel(_soc=j + 1, drop=True) * w
+    table = SocTable(bands, var, design=design, log=log)
+    out = xr.DataArray(table.at(soc, policy), dims=table.dims, coords=table.coords)
     out.attrs.update({"policy": policy, "design": design, "soc": float(soc),
-                      "measured_soc": json.dumps(measured.tolist()),
-                      "level": "group" if prefix else "spectrum"})
+                      "measured_soc": json.dumps(table.measured.tolist()),
+                      "level": table.level})
     return out
 
 
