@@ -235,6 +235,7 @@ class RCNetwork:
             if self.c_series_f is None or not np.isfinite(self.c_series_f)
             else 1.0 / self.c_series_f
         )
+        inv_tau = 1.0 / self.tau_k_s
         for t_i, di in zip(ts, d_i, strict=True):
             if di == 0.0:
                 continue
@@ -245,9 +246,79 @@ class RCNetwork:
             dto = dt[on]
             h = self.r_inf_ohm + inv_c * dto
             if self.r_k_ohm.size:
-                h = h + (self.r_k_ohm[None, :] * -np.expm1(-dto[:, None] / self.tau_k_s[None, :])).sum(1)
+                h = h + _rc_step_sum(dto, self.r_k_ohm, inv_tau)
             v[on] += di * h
         return v
+
+
+def _rc_step_sum(dt: FloatArray, r_k: FloatArray, inv_tau: FloatArray) -> FloatArray:
+    """sum_k r_k (1 - exp(-dt / tau_k)) for every dt (numba when available).
+
+    Why compiled: the simulator's networks have ~1000 RC elements and its GITT records tens of
+    thousands of samples; numpy's (time x element) expm1 matrix was most of ``simulate_study``.
+    The loop skips the exponential where it is exactly 1 or 0 in double precision.
+    """
+    kernel = _numba_kernels()
+    if kernel is None:
+        return (r_k[None, :] * -np.expm1(-dt[:, None] * inv_tau[None, :])).sum(1)
+    return kernel["rc_step_sum"](np.ascontiguousarray(dt, dtype=float),
+                                 np.ascontiguousarray(r_k, dtype=float),
+                                 np.ascontiguousarray(inv_tau, dtype=float))
+
+
+def gaussian_mixture_density(x: FloatArray, centers: FloatArray, weights: FloatArray,
+                             sigma: float) -> FloatArray:
+    """sum_k w_k N(x | c_k, sigma) at every x (numba when available; see :func:`_rc_step_sum`)."""
+    kernel = _numba_kernels()
+    x = np.ascontiguousarray(x, dtype=float)
+    if kernel is None:
+        z = (x[:, None] - centers[None, :]) / sigma
+        return (weights[None, :] * np.exp(-0.5 * z * z)).sum(1) / (sigma * np.sqrt(2 * np.pi))
+    return kernel["gauss_sum"](x, np.ascontiguousarray(centers, dtype=float),
+                               np.ascontiguousarray(weights, dtype=float), float(sigma))
+
+
+_KERNELS: dict | None = None
+
+
+def _numba_kernels() -> dict | None:
+    global _KERNELS
+    if _KERNELS is None:
+        try:
+            import numba
+        except ImportError:  # pragma: no cover - numba comes with nutpie
+            _KERNELS = {}
+            return None
+
+        @numba.njit(cache=True)
+        def rc_step_sum(dt, r_k, inv_tau):  # pragma: no cover - compiled
+            out = np.zeros(dt.size)
+            for i in range(dt.size):
+                acc = 0.0
+                for k in range(r_k.size):
+                    x = dt[i] * inv_tau[k]
+                    if x > 745.0:
+                        acc += r_k[k]
+                    elif x > 0.0:
+                        acc -= r_k[k] * np.expm1(-x)
+                out[i] = acc
+            return out
+
+        @numba.njit(cache=True)
+        def gauss_sum(x, centers, weights, sigma):  # pragma: no cover - compiled
+            out = np.zeros(x.size)
+            inv = 1.0 / sigma
+            for i in range(x.size):
+                acc = 0.0
+                for k in range(centers.size):
+                    z = (x[i] - centers[k]) * inv
+                    if z * z < 80.0:  # exp(-40): below 1e-17 of the largest term
+                        acc += weights[k] * np.exp(-0.5 * z * z)
+                out[i] = acc
+            return out * inv / np.sqrt(2 * np.pi)
+
+        _KERNELS = {"rc_step_sum": rc_step_sum, "gauss_sum": gauss_sum}
+    return _KERNELS or None
 
 
 def _series_capacitance(c1: float | None, c2: float | None) -> float | None:

@@ -26,6 +26,7 @@ edges are the minima of the true symmetric-cell DRT between the process peaks.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from dataclasses import asdict, dataclass, replace
@@ -185,8 +186,7 @@ def _spread(net: el.RCNetwork, width_dec: float, n_nodes: int = 9) -> el.RCNetwo
     """
     if width_dec <= 0 or net.r_k_ohm.size == 0:
         return net
-    x, w = np.polynomial.hermite_e.hermegauss(n_nodes)
-    w = w / w.sum()
+    x, w = _hermite_nodes(n_nodes)
     r = (net.r_k_ohm[:, None] * w[None, :]).ravel()
     log_tau = (np.log10(net.tau_k_s)[:, None] + width_dec * x[None, :]).ravel()
     # the spread 400-term Warburg ladder has 3600 elements, most of them within a hair of each
@@ -198,6 +198,13 @@ def _spread(net: el.RCNetwork, width_dec: float, n_nodes: int = 9) -> el.RCNetwo
     r_sum = np.bincount(inv, weights=r, minlength=uniq.size)
     lt = np.bincount(inv, weights=r * log_tau, minlength=uniq.size) / r_sum
     return replace(net, r_k_ohm=r_sum, tau_k_s=10.0 ** lt)
+
+
+@functools.lru_cache(maxsize=8)
+def _hermite_nodes(n_nodes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Gauss-Hermite (probabilists') nodes and normalised weights."""
+    x, w = np.polynomial.hermite_e.hermegauss(n_nodes)
+    return x, w / w.sum()
 
 
 def symmetric_network(ev: ElementValues, cp: CommonParams, f_se: float = 1.0) -> el.RCNetwork:
@@ -222,9 +229,8 @@ def smoothed_drt(net: el.RCNetwork, tau_s: np.ndarray,
                  width_dec: float = TRUE_DRT_SMOOTHING_DEC) -> np.ndarray:
     """DRT (ohm per unit ln tau) of an RC network, each element a log-normal of ``width_dec``."""
     ln_t = np.log(np.asarray(tau_s, dtype=float))
-    sig = width_dec * math.log(10.0)
-    z = (ln_t[:, None] - np.log(net.tau_k_s)[None, :]) / sig
-    return (net.r_k_ohm[None, :] * np.exp(-0.5 * z * z) / (sig * math.sqrt(2 * math.pi))).sum(1)
+    return el.gaussian_mixture_density(ln_t, np.log(net.tau_k_s), net.r_k_ohm,
+                                       width_dec * math.log(10.0))
 
 
 def true_band_edges(ev: ElementValues, cp: CommonParams, *, method: str = "minima") -> np.ndarray:
@@ -327,9 +333,21 @@ def _horizon_s(net: el.RCNetwork, d_i_a: float, duration_s: float,
     """
     cand = np.logspace(-3, 9, 241)
     amp = net.r_k_ohm * d_i_a * np.minimum(1.0, duration_s / net.tau_k_s)
-    bound = (amp[None, :] * np.exp(-cand[:, None] / net.tau_k_s[None, :])).sum(1)
-    ok = np.flatnonzero(bound < tol_v)
-    return float(cand[ok[0]]) if ok.size else float(cand[-1])
+
+    def small(j: int) -> bool:
+        return float((amp * np.exp(-cand[j] / net.tau_k_s)).sum()) < tol_v
+
+    # the bound falls with t: bisect for the first candidate below tol_v
+    if not small(cand.size - 1):
+        return float(cand[-1])
+    lo, hi = -1, cand.size - 1          # small(hi) holds, small(lo) does not (lo = -1: none)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if small(mid):
+            hi = mid
+        else:
+            lo = mid
+    return float(cand[hi])
 
 
 def simulate_gitt(cell: CellParams, dp: DesignParams, cp: CommonParams, proto: GittProtocol,
