@@ -43,7 +43,7 @@ import xarray as xr
 
 from . import __version__
 from ._atomic import atomic_write
-from ._packed import pack_values, packed_data
+from ._packed import PACKED_NAME, pack_values, packed_data
 from ._threads import one_blas_thread
 from .errors import (
     ApproximationWarning,
@@ -564,25 +564,57 @@ def _sample_nuts(
     return params, stats
 
 
-def _sample_laplace(model, *, draws: int, seed: int) -> tuple[dict, xr.Dataset | None]:
+_LAPLACE_CACHE: dict[tuple, tuple[Any, ...]] = {}
+
+
+def _laplace_functions(model, key: tuple) -> tuple[Any, ...]:
+    """Compiled (logp, dlogp), the constrained-value map and the start point of a model.
+
+    Compiled once per model structure and data layout (like the NUTS path): later components
+    and studies of the same shape only swap the packed data, instead of recompiling three
+    functions per component (~3 s each).
+    """
+    from pymc.blocking import DictToArrayBijection
+
+    cached = _LAPLACE_CACHE.get(key)
+    if cached is None:
+        value_vars = model.value_vars
+        vg = model.logp_dlogp_function(ravel_inputs=True)
+        vg.set_extra_values({})
+        to_constrained = model.compile_fn(
+            model.replace_rvs_by_values([model[name] for name in _FREE_VARS]),
+            inputs=value_vars,
+            point_fn=False,
+            on_unused_input="ignore",
+        )
+        start = model.initial_point(random_seed=0)
+        x0 = DictToArrayBijection.map({v.name: start[v.name] for v in value_vars})
+        cached = (vg, to_constrained, x0, model[PACKED_NAME])
+        _LAPLACE_CACHE[key] = cached
+    return cached
+
+
+def _sample_laplace(model, obs: dict, key: tuple, *, draws: int, seed: int
+                    ) -> tuple[dict, xr.Dataset | None]:
     """MAP plus a Gaussian at the mode in the unconstrained space (Jacobian included)."""
     from pymc.blocking import DictToArrayBijection, RaveledVars
     from scipy.optimize import minimize
 
-    value_vars = model.value_vars
-    start = model.initial_point(random_seed=seed)
-    x0 = DictToArrayBijection.map({v.name: start[v.name] for v in value_vars})
-    logp_fn = model.compile_logp(jacobian=True)
-    dlogp_fn = model.compile_dlogp(jacobian=True)
+    vg, to_constrained, x0, shared = _laplace_functions(model, key)
+    shared.set_value(pack_values(obs)[PACKED_NAME])
 
     def unravel(x):
         return DictToArrayBijection.rmap(RaveledVars(x, x0.point_map_info))
 
     def neg(x):
-        pt_ = unravel(x)
-        return -float(logp_fn(pt_)), -np.asarray(dlogp_fn(pt_), dtype=float)
+        lp, grad = vg(x)
+        return -float(lp), -np.asarray(grad, dtype=float)
 
-    opt = minimize(neg, x0.data, jac=True, method="L-BFGS-B", options={"maxiter": 5000})
+    # the start point is the prior's centre, whose level is this component's data mean
+    start = unravel(x0.data)
+    start["level"] = np.broadcast_to(obs["level_mu"][None, :], start["level"].shape).copy()
+    x_start = DictToArrayBijection.map(start).data
+    opt = minimize(neg, x_start, jac=True, method="L-BFGS-B", options={"maxiter": 5000})
     # Hessian by central differences of the compiled gradient: a symbolic Hessian of this
     # model takes about a minute to compile, the differences a fraction of a second.
     n = opt.x.size
@@ -605,12 +637,6 @@ def _sample_laplace(model, *, draws: int, seed: int) -> tuple[dict, xr.Dataset |
     rng = np.random.default_rng(seed)
     z = rng.standard_normal((draws, len(opt.x)))
     x_draws = opt.x + (z / np.sqrt(evals)) @ evecs.T
-    to_constrained = model.compile_fn(
-        model.replace_rvs_by_values([model[name] for name in _FREE_VARS]),
-        inputs=value_vars,
-        point_fn=False,
-        on_unused_input="ignore",
-    )
     out = {name: [] for name in _FREE_VARS}
     for x in x_draws:
         vals = to_constrained(**unravel(x))
@@ -899,12 +925,12 @@ def fit_soc_model(
         obs.update(_centring_weights(obs, len(data.designs)))
         model = _build_model(obs, shape, priors)
         seed_k = int(np.random.SeedSequence([int(seed), k]).generate_state(1)[0])
-        if fast:
-            n_draws = int(draws or cfg["fast"].get("draws", 1000))
-            return _sample_laplace(model, draws=n_draws, seed=seed_k)
         # the packed data's layout (every array's shape) is part of the compiled model
         layout = tuple(sorted((name, np.shape(v)) for name, v in obs.items()))
         key = (shape, layout, json.dumps(priors, sort_keys=True))
+        if fast:
+            n_draws = int(draws or cfg["fast"].get("draws", 1000))
+            return _sample_laplace(model, obs, key, draws=n_draws, seed=seed_k)
         return _sample_nuts(
             model,
             key,
