@@ -165,7 +165,8 @@ class DrtGenerator:
       scales (and ``nu - 1 ~ Gamma`` for a Student-t preset, not used by the SBC runs).
 
     Data: ``Z = r_inf + K gamma + j(l w/w_max - el w_min/w)``, ``gamma = exp(f)`` (z_scale = 1
-    ohm), real and imaginary parts each plus noise of sd ``sigma_const + sigma_prop * |Z|``.
+    ohm), real and imaginary parts each plus noise of sd
+    ``sigma_const + (relative_floor + sigma_prop) * |Z|`` (the model's noise).
     The model evaluates that sd at the *observed* |Z| (a plug-in that has no exact generative
     form); the generator uses the noise-free |Z|, which differs by a fraction of order
     ``sigma_prop`` (a few %) of the sd.
@@ -244,7 +245,8 @@ class DrtGenerator:
                  noise: str = "normal", nu: float = 2.0) -> np.ndarray:
         """A noisy complex spectrum: Normal noise (the model's) or Student-t(``nu``) noise."""
         zr, zi = self.impedance(theta)
-        sd = theta["sigma_const"] + theta["sigma_prop"] * np.hypot(zr, zi)
+        floor = float(self.preset["noise"].get("relative_floor", 0.0))
+        sd = theta["sigma_const"] + (floor + theta["sigma_prop"]) * np.hypot(zr, zi)
         if noise == "normal":
             e = rng.standard_normal((2, zr.size))
         elif noise == "student_t":

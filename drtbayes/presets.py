@@ -59,6 +59,7 @@ _DRT_SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool, tuple | None]]] =
     "noise": {
         "constant_scale": (_NUM, True, _POS),
         "proportional_scale": (_NUM, True, _POS),
+        "relative_floor": (_NUM, False, (lambda v: 0 <= v < 0.1, "in [0, 0.1)")),
     },
     "likelihood": {
         "family": ((str,), True, (lambda v: v in ("normal", "student_t"),

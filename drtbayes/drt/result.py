@@ -15,7 +15,7 @@ from scipy.signal import find_peaks
 
 from ..errors import DataError
 from .kernels import quadrature_weights
-from .model import ModelInputs, spectrum_log_gamma
+from .model import ModelInputs, noise_floor, spectrum_log_gamma
 
 __all__ = ["DRTResult", "build_tree", "load_drt", "find_peak_clusters"]
 
@@ -87,7 +87,9 @@ def build_tree(inputs: ModelInputs, preset: dict[str, Any], raw: dict[str, np.nd
     # posterior predictive: model impedance plus a noise draw of the fitted noise model
     mask = inputs.mask.astype(bool)
     abs_obs = np.hypot(np.nan_to_num(inputs.z_real), np.nan_to_num(inputs.z_imag))
-    sigma = (zs * raw["sigma_const"][..., None] + raw["sigma_prop"][..., None] * abs_obs)
+    floor = noise_floor(preset)
+    sigma = (zs * raw["sigma_const"][..., None]
+             + (floor + raw["sigma_prop"][..., None]) * abs_obs)
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xD27]))
     shape = z_re.shape
     if "nu_minus_one" in raw:
