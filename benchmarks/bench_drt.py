@@ -322,7 +322,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0, help="noise and sampler seed (default 0)")
     ap.add_argument("--model", default="drt-single", help="drtbayes preset (default drt-single)")
     ap.add_argument("--draws", type=int, default=1000)
-    ap.add_argument("--tune", type=int, default=1000)
+    ap.add_argument("--tune", type=int, default=None,
+                    help="warm-up draws per chain (default: the preset's, 500 for drt-single)")
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--peer-samples", type=int, default=2000,
                     help="pyDRTtools NMC_sample (its default 2000; the first 501 are burn-in)")
@@ -348,7 +349,7 @@ def main() -> None:
         result["drtbayes"] = run_drtbayes(args)
     print(f"2-ZARC spectrum, 81 frequencies 1 MHz - 10 mHz, 1 % noise, seed {args.seed}; "
           f"drtbayes {args.model}: {args.chains} chains x {args.draws} draws "
-          f"(+{args.tune} warm-up); pyDRTtools NMC_sample={args.peer_samples}")
+          f"(+{args.tune if args.tune is not None else 'preset'} warm-up); pyDRTtools NMC_sample={args.peer_samples}")
     if result.get("drtbayes"):
         db = result["drtbayes"]
         print(f"drtbayes + PyMC + nutpie import: {db['import_s']:.2f} s (not in the fit times)")

@@ -43,6 +43,7 @@ import xarray as xr
 
 from . import __version__
 from ._atomic import atomic_write
+from ._nutpie import compile_model
 from ._packed import PACKED_NAME, pack_values, packed_data
 from ._threads import one_blas_thread
 from .errors import (
@@ -542,7 +543,7 @@ def _sample_nuts(
 
     compiled = _COMPILED_CACHE.get(key)
     if compiled is None:
-        compiled = nutpie.compile_pymc_model(model, var_names=list(_FREE_VARS))
+        compiled = compile_model(model, var_names=list(_FREE_VARS))
         _COMPILED_CACHE[key] = compiled
     else:
         compiled = compiled.with_data(**pack_values(obs))

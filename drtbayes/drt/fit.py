@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from .._nutpie import compile_model
 from .._packed import pack_values
 from .._threads import one_blas_thread
 from ..errors import (
@@ -136,15 +137,13 @@ def _validate(stack: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _compiled(inputs: ModelInputs, preset: dict[str, Any]) -> tuple[Any, Any, bool]:
-    import nutpie
-
     key = (hashlib.sha256(preset["preset_toml"].encode()).hexdigest(), *inputs.shape_key)
     hit = key in _CACHE
     if not hit:
         model = build_model(inputs, preset)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            _CACHE[key] = (model, nutpie.compile_pymc_model(model))
+            _CACHE[key] = (model, compile_model(model))
     model, compiled = _CACHE[key]
     return model, compiled.with_data(**pack_values(inputs.data_values())), hit
 
