@@ -7,6 +7,13 @@ compilation in every new process, more than half of a DRT model's compile time. 
 here are nutpie's with the two copies written as loops (no error path to format); everything
 else (graph, shared data, expansion, sampler) is nutpie's own. With another nutpie version whose
 internals differ, ``compile_model`` falls back to ``nutpie.compile_pymc_model`` unchanged.
+
+Models are compiled without numba's fastmath: with it, LLVM may reassociate sums and fuse
+multiply-adds differently in a function compiled fresh (where it can inline across functions)
+and in one loaded from numba's on-disk cache, so a Laplace fit in a new process and in one with a
+warm cache differed in the 5th digit (found by the serial vs Dask-cluster identity test in a
+fresh environment). Without it the same seed gives the same numbers in every process, at no
+measurable cost to sampling speed (the work is in BLAS calls).
 """
 
 from __future__ import annotations
@@ -90,12 +97,14 @@ def compile_model(model: Any, **kwargs: Any) -> Any:
     """``nutpie.compile_pymc_model(model, **kwargs)`` with loop-copy C callbacks (see above)."""
     import nutpie
     import nutpie.compile_pymc as ncp
+    import pytensor
 
     needed = ("_make_c_logp_func", "_make_c_expand_func", "make_extraction_fn",
               "_compile_pymc_model_numba")
     if not all(hasattr(ncp, name) for name in needed):  # pragma: no cover - other nutpie
-        return nutpie.compile_pymc_model(model, **kwargs)
-    with _LOCK:
+        with pytensor.config.change_flags(numba__fastmath=False):
+            return nutpie.compile_pymc_model(model, **kwargs)
+    with _LOCK, pytensor.config.change_flags(numba__fastmath=False):
         saved = ncp._make_c_logp_func, ncp._make_c_expand_func
         ncp._make_c_logp_func, ncp._make_c_expand_func = _make_c_logp_func, _make_c_expand_func
         try:
