@@ -66,7 +66,8 @@ def describe(path: str | os.PathLike, *, kk_threshold: float = KK_THRESHOLD, **k
             return _describe_gitt(path, gitt, caught)
         lines = [f"{path}: {len(spectra)} impedance spectr{'um' if len(spectra) == 1 else 'a'} "
                  f"({spectra[0].attrs['source_format']})"]
-        cols = json.loads(spectra[0].attrs.get("columns_used", "{}"))
+        cols = _file_names(json.loads(spectra[0].attrs.get("columns_used", "{}")),
+                           spectra[0].attrs.get("source_format"))
         for k, s in enumerate(spectra):
             f = s["frequency"].values
             checked = kk_check(s, threshold=kk_threshold)
@@ -77,9 +78,13 @@ def describe(path: str | os.PathLike, *, kk_threshold: float = KK_THRESHOLD, **k
                 f", Re Z {float(s['z_real'].min()):.4g} .. {float(s['z_real'].max()):.4g} ohm"
                 f", {len(excl)} row(s) excluded{resorted}"
             )
+            a = checked.attrs
+            limit = (f"limit {a['kk_limit']:.2%}: the larger of the threshold "
+                     f"{kk_threshold:.1%} and 4.5 x the point-to-point noise {a['kk_noise']:.2%}"
+                     if "kk_limit" in a else f"threshold {kk_threshold:.1%}")
             lines.append(
-                f"      KK: max residual {checked.attrs['kk_max_residual']:.3%} of |Z| -> "
-                f"{'pass' if checked.attrs['kk_pass'] else 'FAIL'} (threshold {kk_threshold:.1%})"
+                f"      KK: max residual {a['kk_max_residual']:.3%} of |Z| -> "
+                f"{'pass' if a['kk_pass'] else 'FAIL'} ({limit})"
             )
         lines.insert(1, f"  columns: {', '.join(f'{k}={v!r}' for k, v in cols.items())}; "
                         f"imaginary column read as {spectra[0].attrs['imag_sign_detected']} "
@@ -89,12 +94,23 @@ def describe(path: str | os.PathLike, *, kk_threshold: float = KK_THRESHOLD, **k
     return "\n".join(lines)
 
 
+def _file_names(cols: dict[str, str], fmt: str | None) -> dict[str, str]:
+    """Column names as the file spells them (the Gamry reader renames its columns first)."""
+    if fmt != "dta":
+        return cols
+    from .gamry import _GAMRY_NAMES
+
+    inverse = {v: k for k, v in _GAMRY_NAMES.items()}
+    return {role: inverse.get(name, name) for role, name in cols.items()}
+
+
 def _describe_gitt(path, gitt, caught) -> str:
     pulses = detect_pulses(gitt)
     t = gitt["time"].values
     lines = [f"{path}: GITT record ({gitt.attrs['source_format']}), {t.size} samples over "
              f"{_fmt_duration(float(t[-1]))}"]
-    cols = json.loads(gitt.attrs.get("columns_used", "{}"))
+    cols = _file_names(json.loads(gitt.attrs.get("columns_used", "{}")),
+                       gitt.attrs.get("source_format"))
     lines.append(f"  columns: {', '.join(f'{k}={v!r}' for k, v in cols.items())}")
     n = pulses.sizes["pulse"]
     kinds = list(pulses["kind"].values)
