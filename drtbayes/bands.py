@@ -435,7 +435,7 @@ class SocTable:
         self.design, self.level = design, "group" if prefix else "spectrum"
 
     def at(self, soc: float, policy: str = "interpolate") -> np.ndarray:
-        """The values at ``soc`` (percent) by ``policy`` (see :func:`bands_at_soc`)."""
+        """Return the values at ``soc`` (percent) by ``policy`` (see :func:`bands_at_soc`)."""
         if policy not in POLICIES:
             raise ValueRangeError(f"policy={policy!r}; use one of {', '.join(POLICIES)}")
         if not np.isfinite(soc):

@@ -428,8 +428,9 @@ def _centring_weights(obs: dict[str, np.ndarray], n_design: int, rw2_sd_scale: f
     ``kappa`` = prior variance / data variance of that coefficient, the choice that makes
     the two independent in a normal-normal model (Papaspiliopoulos, Roberts and Skold 2007).
     kappa comes from a Gaussian version of the model fitted here in closed form: the wiggle
-    scale at the mode of its marginal posterior (grid over rw2_sd), the cell contrasts by GLS; a contrast within
-    two standard errors of zero counts as zero (its scale may be ~0: non-centred). On the
+    scale at the mode of its marginal posterior (grid over rw2_sd), the cell contrasts by GLS;
+    a contrast within two standard errors of zero counts as zero (its scale may be ~0:
+    non-centred), and the cell scale is taken at its 10 % lower bound. On the
     demo: 15-23 steps per draw, no divergences.
     """
     y, w_obs = obs["y"], obs["obs_mask"] / (obs["y_sd"] ** 2 + 0.01**2)

@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 from scipy.linalg import cho_factor, cho_solve
-from scipy.optimize import minimize, minimize_scalar
+from scipy.optimize import minimize
 
 from .bands import SocTable, bands_at_soc
 from .errors import DataError, NoPulsesError, PresetError
@@ -178,8 +178,11 @@ def _eb_fit(x: np.ndarray, y: np.ndarray, n_weak: int, q: np.ndarray, weak: floa
                        options={"ftol": 1e-12, "gtol": 1e-6, "maxiter": 200})
         best = np.clip(res.x, lo, hi)
     else:
-        res = minimize(lambda v: (lambda f, gr: (f, gr[1:]))(*nll(np.array([log_alpha, v[0]]))),
-                       np.array([math.log(100.0)]), jac=True, method="L-BFGS-B",
+        def nll_beta(v: np.ndarray) -> tuple[float, np.ndarray]:
+            f, grad = nll(np.array([log_alpha, v[0]]))
+            return f, grad[1:]
+
+        res = minimize(nll_beta, np.array([math.log(100.0)]), jac=True, method="L-BFGS-B",
                        bounds=[(lo[1], hi[1])], options={"ftol": 1e-12, "gtol": 1e-6})
         best = np.array([log_alpha, float(res.x[0])])
     ev, mean, cf, _ = parts(best)
