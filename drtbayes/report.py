@@ -253,7 +253,10 @@ def build_report(
         rev_txt = ("–" if not rev else
                    f"{'yes' if rev['credible'] else 'no'} "
                    f"({_fmt(rev['p_a_better_min'], 2)}–{_fmt(rev['p_a_better_max'], 2)})")
-        row = [comp, _fmt(c.get("p_crossing"), 2), rev_txt, _fmt(c.get("soc_median")),
+        # a median over the minority of draws that cross is no crossover SOC: shown only with
+        # the HDI, i.e. when at least half the draws cross (as in the headline)
+        row = [comp, _fmt(c.get("p_crossing"), 2), rev_txt,
+               _fmt(c.get("soc_median")) if hdi else "no credible crossing",
                f"[{_fmt(hdi[0])}, {_fmt(hdi[1])}]" if hdi else "–",
                len(c.get("crossings", []))]
         if truth is not None:

@@ -177,10 +177,12 @@ def plot_crossover(
     ax.set_xlabel(_SOC_LABEL)
     ax.set_ylabel("draws")
     head = ""
-    if summ["soc_median"] is not None:
-        head = f", median {summ['soc_median']:.1f} %"
-        if summ["hdi95"] is not None:
-            head += f" [{summ['hdi95'][0]:.1f}, {summ['hdi95'][1]:.1f}]"
+    if summ["soc_median"] is not None and summ["hdi95"] is not None:
+        head = (f", median {summ['soc_median']:.1f} % "
+                f"[{summ['hdi95'][0]:.1f}, {summ['hdi95'][1]:.1f}]")
+    elif summ["p_crossing"] < 0.5:
+        # fewer than half the draws cross: their median is no crossover SOC (as in the table)
+        head = ", no credible crossing"
     ax.set_title(f"{component}: {a} vs {b}, P(cross) = {summ['p_crossing']:.2f}{head}")
     style_axes(ax)
     if ax.get_legend_handles_labels()[0]:
