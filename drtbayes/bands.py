@@ -129,32 +129,44 @@ def _refined_min(ln_tau: np.ndarray, g: np.ndarray, lo: int, hi: int) -> float:
     return float(ln_tau[k])
 
 
-def _reference(gam: np.ndarray, ln_tau: np.ndarray, n_proc: int, rel_prominence: float,
-               pooled: np.ndarray | None) -> np.ndarray | None:
-    """ln tau of each process's peak in the unit's pointwise-median DRT (NaN: not found).
+def _median_peaks(gam: np.ndarray, ln_tau: np.ndarray, rel_prominence: float
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """ln tau and prominence of the peaks of a unit's pointwise-median DRT."""
+    idx, prom = _peaks(np.median(gam, axis=0), rel_prominence)
+    return ln_tau[idx], prom
+
+
+def _reference(pos: np.ndarray, prom: np.ndarray, n_proc: int,
+               common: np.ndarray | None) -> np.ndarray | None:
+    """ln tau of each process's peak in one unit's median DRT (NaN: not found there).
 
     Why the median and not the draws: a single draw's DRT carries wiggles (a split top of a
     large arc, a bump between two arcs) that can be more prominent than a small but well
     separated process such as the contact arc beside a large charge-transfer arc; taking
     the most prominent peaks of each draw then names a wiggle "contact" and puts the boundary
-    inside the charge-transfer arc. The median is smooth, so its peaks are the processes.
-    When the median shows fewer peaks than processes, they are matched to ``pooled`` (the
-    other DRTs' references) and the missing ones take the pooled position; without pooled
-    references they go to the fastest processes and the rest stay NaN. Returns None when the
-    median has no peak at all.
+    inside the charge-transfer arc.
+
+    Why ``common``: the median of a poorly mixed fit can itself split an arc into several
+    peaks (seen on a simulated L_SE cathode at 0 % SOC: a 198-ohm charge-transfer peak with
+    side peaks of prominence 12 and 18 beside a contact peak of 11). ``common`` is the
+    median peak position of every process over the DRTs of the fit whose medians show exactly
+    one peak per process; each of this unit's peaks goes to the process with the nearest
+    common position and the most prominent per process is kept, so a split arc stays one
+    process. Without ``common`` the most prominent peaks are taken, fastest first. Returns None
+    when the median has no peak at all.
     """
-    idx, prom = _peaks(np.median(gam, axis=0), rel_prominence)
-    sel = _select(idx, prom, n_proc)
-    if sel.size == 0:
+    if pos.size == 0:
         return None
     ref = np.full(n_proc, np.nan)
-    if sel.size == n_proc:
-        ref[:] = ln_tau[sel]
-    elif pooled is not None and np.all(np.isfinite(pooled)):
-        ref[:] = pooled
-        ref[list(_assign(ln_tau[sel], pooled))] = ln_tau[sel]
-    else:
-        ref[:sel.size] = ln_tau[sel]
+    if common is not None:
+        nearest = np.argmin(np.abs(pos[:, None] - common[None, :]), axis=1)
+        for j in range(n_proc):
+            mine = np.flatnonzero(nearest == j)
+            if mine.size:
+                ref[j] = pos[mine[np.argmax(prom[mine])]]
+        return ref
+    sel = _select(np.arange(pos.size), prom, n_proc)
+    ref[:sel.size] = pos[sel]
     return ref
 
 
@@ -292,16 +304,14 @@ def time_constant_bands(
             continue
         gam = flat(post[var], unit)  # unit, sample, tau
         n_sample = gam.shape[1]
-        own = [_reference(gam[u], ln_tau, n_proc, rel_prominence, None)
-               for u in range(gam.shape[0])]
-        # a unit whose median DRT lacks a process borrows the median position of the units
-        # that show every process
-        full = [r for r in own if r is not None and np.all(np.isfinite(r))]
-        pooled = np.median(np.array(full), axis=0) if full else None
-        unit_refs = [r if r is not None and np.all(np.isfinite(r)) else
-                     _reference(gam[u], ln_tau, n_proc, rel_prominence, pooled)
-                     for u, r in enumerate(own)]
-        unit_refs = [pooled if r is None else r for r in unit_refs]
+        med = [_median_peaks(gam[u], ln_tau, rel_prominence) for u in range(gam.shape[0])]
+        clean = [pos for pos, _ in med if pos.size == n_proc]
+        common = np.median(np.array(clean), axis=0) if clean else None
+        unit_refs = [_reference(pos, prom, n_proc, common) for pos, prom in med]
+        # a process that a unit's median lacks (a shoulder) takes the common position
+        if common is not None:
+            unit_refs = [common.copy() if r is None else np.where(np.isfinite(r), r, common)
+                         for r in unit_refs]
         results = [_unit_bands(gam[u], ln_tau, n_proc, rel_prominence, unit_refs[u])
                    for u in range(gam.shape[0])]
         refs[prefix] = np.array([r if r is not None else np.full(n_proc, np.nan)
