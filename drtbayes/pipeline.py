@@ -29,7 +29,7 @@ import xarray as xr
 
 from . import __version__
 from ._atomic import atomic_write_text, sha256_file
-from .errors import DataError, DrtbayesWarning, OutputExistsError
+from .errors import DataError, DrtbayesWarning, OutputExistsError, SamplingWarning
 from .study import Study, load_study
 
 STATE_FILE = ".drtbayes-run.json"
@@ -419,7 +419,12 @@ def run_study(
     eis_preset = study.models.get("eis", "drt-hierarchical")
 
     def do_fit():
-        fit = fit_drt(spectra, model=eis_preset, seed=seed, fast=fast, progress=False, **fit_kw)
+        with warnings.catch_warnings():
+            # the gate's verdict per spectrum is collected into the run's warnings below (and
+            # the report); shown live as well it would be printed twice
+            warnings.simplefilter("ignore", SamplingWarning)
+            fit = fit_drt(spectra, model=eis_preset, seed=seed, fast=fast, progress=False,
+                          **fit_kw)
         fit.tree.attrs["input_sha256"] = json.dumps(inputs["checksums"])
         fit.save(out / "eis_fit.nc", force=True)
         return fit
@@ -459,7 +464,9 @@ def run_study(
     split = stage(4, "split", n_pulses_hint, do_split, lambda: _load_ds(out / "split.nc"))
 
     def do_soc():
-        m = fit_soc_model(split, components=study.components, seed=seed, fast=fast)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SamplingWarning)   # collected below, as for the DRT
+            m = fit_soc_model(split, components=study.components, seed=seed, fast=fast)
         m.tree.attrs["input_sha256"] = json.dumps(inputs["checksums"])
         m.save(out / "soc_model.nc", force=True)
         return m
@@ -521,6 +528,10 @@ def _fit_warnings(result: Any) -> list[str]:
         diag = json.loads(raw) if isinstance(raw, str) else raw
     except ValueError:
         return msgs
+    if isinstance(diag, dict) and diag.get("gate_pass") is False and "problems" in diag:
+        # the SOC model's diagnostics: one flat record for the whole fit
+        msgs.append(f"SamplingWarning: SOC model: {'; '.join(diag['problems'])}; rerun with "
+                    "more draws or tuning (the soc-spline preset's [sampler])")
     items = diag.items() if isinstance(diag, dict) else []
     for name, d in items:
         if isinstance(d, dict) and d.get("gate_pass") is False:

@@ -176,3 +176,24 @@ def test_progress_ticks_on_a_terminal_only(tty):
     with Progress(stream=quiet, quiet=True).stage(1, 7, "read"):
         time.sleep(1.2)
     assert quiet.text == ""
+
+
+def test_gate_failures_of_both_fits_reach_the_run_warnings():
+    """DRT (per spectrum) and SOC (one record) gate failures become report/CLI lines; the
+    live warnings are silenced in run_study, so these are the only place they appear."""
+    from types import SimpleNamespace
+
+    from drtbayes.pipeline import _fit_warnings
+
+    drt = SimpleNamespace(tree=SimpleNamespace(attrs={"diagnostics": json.dumps(
+        {"A/c1/soc50": {"rhat_max": 1.03, "ess_bulk_min": 150.0, "divergences": 2,
+                        "gate_pass": False},
+         "A/c2/soc50": {"rhat_max": 1.0, "ess_bulk_min": 900.0, "divergences": 0,
+                        "gate_pass": True}}), "method": "nuts"}))
+    soc = SimpleNamespace(tree=SimpleNamespace(attrs={"diagnostics": json.dumps(
+        {"chains": 4, "draws": 1000, "rhat_max": 1.02, "gate_pass": False,
+         "problems": ["R-hat max 1.020 > 1.01"], "method": "nuts"}), "method": "nuts"}))
+    d = _fit_warnings(drt)
+    assert len(d) == 1 and "A/c1/soc50" in d[0] and "R-hat max 1.03" in d[0]
+    s = _fit_warnings(soc)
+    assert len(s) == 1 and s[0].startswith("SamplingWarning: SOC model: R-hat max 1.020")
