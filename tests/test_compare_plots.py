@@ -79,6 +79,16 @@ def test_plot_soc_curves(fitted, tmp_path):
     # the curve is drawn over the design's measured range: the last points of the grid
     drawn = ax.get_lines()[0].get_ydata()
     np.testing.assert_allclose(drawn, med[-len(drawn) :])
+    labels = [line.get_label() for line in ax.get_lines()]
+    cx = crossover(model, A, B, "R2")
+    assert cx["hdi95"] is not None
+    assert f"crossover {cx['soc_median']:.1f} %" in labels
     _save(fig, tmp_path, "soc_curves")
+    # no credible crossing (P(cross) < 0.5, no HDI): no crossover line, as in the table
+    weak = {**cx, "p_crossing": 0.3, "hdi95": None}
+    ax2 = plot_soc_curves(model, A, B, "R2", crossover=weak)
+    assert not any(str(line.get_label()).startswith("crossover")
+                   for line in ax2.get_lines())
+    plt.close(ax2.figure)
     with pytest.raises(DataError, match="XL"):
         plot_soc_curves(model, "XL", B, "R2")

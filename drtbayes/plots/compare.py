@@ -251,11 +251,12 @@ def plot_soc_curves(
             ax.scatter(obs["soc"].values[sel], np.exp(m), s=7, color=color, alpha=0.45,
                        linewidths=0)
     cx = crossover if crossover is not None else crossover_fn(model, a, b, component)
-    if cx.get("soc_median") is not None:
-        hdi = cx.get("hdi95")
-        if hdi is not None:
-            ax.axvspan(hdi[0], hdi[1], color="#e0a100", alpha=0.2, linewidth=0,
-                       label=f"crossover 95 % HDI (P = {cx['p_crossing']:.2f})")
+    hdi = cx.get("hdi95")
+    # a crossover is marked only where the crossover table reports one (P(cross) >= 0.5, i.e.
+    # an HDI exists): a median line for "no credible crossing" contradicted that table
+    if cx.get("soc_median") is not None and hdi is not None:
+        ax.axvspan(hdi[0], hdi[1], color="#e0a100", alpha=0.2, linewidth=0,
+                   label=f"crossover 95 % HDI (P = {cx['p_crossing']:.2f})")
         ax.axvline(cx["soc_median"], color="#b07d00", lw=1.3,
                    label=f"crossover {cx['soc_median']:.1f} %")
     ax.set_yscale("log")
