@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--draws", type=int, default=None)
     f.add_argument("--tune", type=int, default=None)
     f.add_argument("--chains", type=int, default=None)
+    f.add_argument("--target-accept", type=float, default=None, dest="target_accept",
+                   help="NUTS step-size target (preset default 0.95; 0.98 against divergences)")
     f.add_argument("--fast", action="store_true", help="approximate posterior (MAP + Laplace)")
     f.add_argument("--force", action="store_true", help="overwrite existing outputs")
     f.add_argument("--scheduler", default=None, help="Dask scheduler address (batch mode)")
@@ -141,7 +143,20 @@ def _cmd_models(a: argparse.Namespace) -> int:
 
 
 def _sampler_kwargs(a: argparse.Namespace) -> dict[str, Any]:
-    return {k: getattr(a, k) for k in ("draws", "tune", "chains") if getattr(a, k) is not None}
+    from .errors import PresetError
+
+    kw = {k: getattr(a, k) for k in ("draws", "tune", "chains", "target_accept")
+          if getattr(a, k) is not None}
+    # checked here once, not per file of a batch (where every file would fail alike)
+    for k in ("draws", "chains"):
+        if k in kw and kw[k] < 1:
+            raise PresetError(f"--{k} {kw[k]}: must be at least 1")
+    if kw.get("tune", 0) < 0:
+        raise PresetError(f"--tune {kw['tune']}: must be at least 0")
+    if "target_accept" in kw and not 0.0 < kw["target_accept"] < 1.0:
+        raise PresetError(f"--target-accept {kw['target_accept']:g}: must lie strictly between "
+                          "0 and 1 (0.95-0.99 for difficult posteriors)")
+    return kw
 
 
 def _cmd_fit_eis(a: argparse.Namespace) -> int:

@@ -30,6 +30,7 @@ import xarray as xr
 from . import __version__
 from ._atomic import atomic_write_text, sha256_file
 from .errors import DataError, DrtbayesWarning, OutputExistsError, SamplingWarning
+from .inference import gate_advice, gate_failures
 from .study import Study, load_study
 
 STATE_FILE = ".drtbayes-run.json"
@@ -537,8 +538,8 @@ def _fit_warnings(result: Any) -> list[str]:
         if isinstance(d, dict) and d.get("gate_pass") is False:
             msgs.append(
                 f"SamplingWarning: {name}: R-hat max {d.get('rhat_max')}, bulk ESS min "
-                f"{d.get('ess_bulk_min')}, divergences {d.get('divergences')}; rerun with more "
-                "tuning (sampler.tune) or a different preset"
+                f"{d.get('ess_bulk_min')}, divergences {d.get('divergences')}; "
+                + gate_advice(gate_failures(d))
             )
     try:
         ppc = json.loads(result.tree.attrs.get("ppc", "{}") or "{}")

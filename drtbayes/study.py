@@ -20,8 +20,8 @@ Example
     eis = [{ file = "eis/S1_soc50.csv", soc = 50 }, { file = "eis/S1_soc0.csv", soc = 0 }]
 
 Optional tables: ``[models]`` (``eis``, ``split``, ``soc``: preset names or paths),
-``[sampler]`` (``draws``, ``tune``, ``chains``), ``[bands]`` (``processes``, ``policy``),
-``[checks]`` (``kk_threshold``, ``kk_strict``). Paths are relative to the study file. Unknown
+``[sampler]`` (``draws``, ``tune``, ``chains``, ``target_accept``), ``[bands]`` (``processes``,
+``policy``), ``[checks]`` (``kk_threshold``, ``kk_strict``). Paths are relative to the study file. Unknown
 keys and missing files are :class:`~drtbayes.errors.StudyFileError` naming the key or path.
 """
 
@@ -40,7 +40,7 @@ _ALLOWED: dict[str, set[str]] = {
     "study": {"name", "capacity_mah", "area_cm2", "temperature_c", "description"},
     "compare": {"a", "b", "components"},
     "models": {"eis", "split", "soc"},
-    "sampler": {"draws", "tune", "chains", "split_samples"},
+    "sampler": {"draws", "tune", "chains", "target_accept", "split_samples"},
     "bands": {"processes", "policy"},
     "checks": {"kk_threshold", "kk_strict"},
     "cells": {"design", "cell", "gitt", "eis", "capacity_mah", "area_cm2", "temperature_c"},
@@ -87,7 +87,7 @@ class Study:
     capacity_mah: float | None = None
     area_cm2: float | None = None
     models: dict[str, str] = field(default_factory=dict)
-    sampler: dict[str, int] = field(default_factory=dict)
+    sampler: dict[str, int | float] = field(default_factory=dict)
     processes: tuple[str, ...] = ("contact", "charge_transfer", "diffusion")
     band_policy: str = "interpolate"
     kk_threshold: float = 0.01
@@ -288,6 +288,12 @@ def load_study(path: str | Path) -> Study:
     models = {k: str(v) for k, v in raw.get("models", {}).items()}
     sampler = {}
     for k, v in raw.get("sampler", {}).items():
+        if k == "target_accept":
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 < v < 1.0:
+                raise StudyFileError(f"{path}: sampler.target_accept must lie strictly between "
+                                     f"0 and 1 (e.g. 0.98), got {v!r}")
+            sampler[k] = float(v)
+            continue
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
             raise StudyFileError(f"{path}: sampler.{k} must be a positive integer, got {v!r}")
         sampler[k] = v

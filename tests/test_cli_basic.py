@@ -96,3 +96,18 @@ def test_atomic_write_leaves_target_intact_on_failure(tmp_path):
         atomic_write(p, boom, force=True)
     assert p.read_text() == "old"
     assert sorted(x.name for x in tmp_path.iterdir()) == ["x.txt"]
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--target-accept", "1.5"], "--target-accept 1.5: must lie strictly between 0 and 1"),
+    (["--draws", "0"], "--draws 0: must be at least 1"),
+    (["--tune", "-1"], "--tune -1: must be at least 0"),
+])
+def test_fit_eis_bad_sampler_option_is_one_line_exit_2(tmp_path, capsys, args, match):
+    p = _spectrum_csv(tmp_path / "ok.csv")
+    for out in ([], ["--out", str(tmp_path / "batch")]):  # one joint fit, and batch mode
+        assert main(["fit-eis", str(p), *args, *out]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and match in err[0], err
+        assert not (tmp_path / "batch").exists()
+

@@ -141,6 +141,9 @@ def test_nuts_one_zarc_recovers_truth(one_zarc_nuts):
     assert np.all(np.diff(tree["observed_data"]["frequency"].values) < 0)
     for key in ("drtbayes_version", "preset_toml", "seed", "input_sha256", "created_utc"):
         assert key in tree.attrs
+    # the sampler settings used: the caller's overrides over the preset's target_accept
+    assert json.loads(tree.attrs["sampler"]) == {"draws": 300, "tune": 300, "chains": 2,
+                                                 "target_accept": 0.95}
     diag = res.diagnostics[res.spectra[0]]
     assert set(diag) == {"rhat_max", "ess_bulk_min", "divergences", "gate_pass"}
     # the posterior predictive covers the data: ~95 % of points inside the 95 % band
@@ -235,3 +238,18 @@ def test_results_load_dispatch(tmp_path):
         load(tmp_path / "m.nc")
     with pytest.raises(DataError, match="not found"):
         load(tmp_path / "none.nc")
+
+
+@pytest.mark.parametrize("kw, match", [
+    ({"target_accept": 1.0}, "target_accept = 1: must lie strictly between 0 and 1"),
+    ({"target_accept": 0.0}, "target_accept = 0: must lie strictly between 0 and 1"),
+    ({"draws": 0}, "draws = 0: must be at least 1"),
+    ({"chains": 0}, "chains = 0: must be at least 1"),
+    ({"tune": -5}, "tune = -5: must be at least 0"),
+])
+def test_bad_sampler_settings_are_preset_errors(kw, match):
+    from drtbayes.errors import PresetError
+
+    with pytest.raises(PresetError, match=match):
+        fit_drt(noisy_spectrum("one_zarc"), "drt-single", progress=False, **kw)
+

@@ -195,5 +195,24 @@ def test_gate_failures_of_both_fits_reach_the_run_warnings():
          "problems": ["R-hat max 1.020 > 1.01"], "method": "nuts"}), "method": "nuts"}))
     d = _fit_warnings(drt)
     assert len(d) == 1 and "A/c1/soc50" in d[0] and "R-hat max 1.03" in d[0]
+    # the advice fits the failure: divergences -> target_accept, R-hat -> run longer
+    assert "target_accept" in d[0] and "run longer" in d[0]
     s = _fit_warnings(soc)
     assert len(s) == 1 and s[0].startswith("SamplingWarning: SOC model: R-hat max 1.020")
+
+
+def test_gate_advice_follows_the_failed_check():
+    from drtbayes.inference import gate_advice, gate_failures
+
+    ess_only = {"rhat_max": 1.004, "ess_bulk_min": 180.0, "divergences": 0}
+    assert gate_failures(ess_only) == ["ess"]
+    advice = gate_advice(gate_failures(ess_only))
+    assert "more draws" in advice and "target_accept" not in advice
+    div_only = {"rhat_max": 1.004, "ess_bulk_min": 900.0, "divergences": 3}
+    assert gate_failures(div_only) == ["divergences"]
+    advice = gate_advice(gate_failures(div_only))
+    assert "target_accept to 0.98" in advice and "more draws do not remove" in advice
+    assert gate_failures({"rhat_max": float("nan"), "ess_bulk_min": None, "divergences": None}
+                         ) == ["rhat", "ess", "divergences"]
+    assert gate_failures({"rhat_max": 1.0, "ess_bulk_min": 900.0, "divergences": 0}) == []
+

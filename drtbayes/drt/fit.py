@@ -216,6 +216,7 @@ def fit_drt(
         target_accept=float(target_accept if target_accept is not None
                             else sampler["target_accept"]),
         progress=progress)
+    _check_sampler_settings(settings)
     # Everything from the model's constants (eigenvectors of the deviation basis, eigenvalues of
     # D'D) to the last draw runs under one BLAS thread: LAPACK's last bits depend on the thread
     # count and the optimiser and sampler amplify them (same seed, same numbers); the chains
@@ -248,6 +249,12 @@ def fit_drt(
               "sample_s": round(t_sampled - t_compiled, 3), "compiled_cache_hit": cache_hit,
               **fit_info}
     tree.attrs["timing"] = json.dumps(timing, default=float)
+    # the settings actually used (preset values with the caller's overrides): a fit can be
+    # repeated exactly from its file
+    tree.attrs["sampler"] = json.dumps(
+        {"draws": settings["n_draws"], "tune": None if fast else settings["tune"],
+         "chains": None if fast else settings["chains"],
+         "target_accept": None if fast else settings["target_accept"]})
     tree.attrs["input_sha256"] = json.dumps(_input_hashes(stack))
     tree.attrs["created_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
     result = DRTResult(tree)
@@ -261,6 +268,21 @@ def fit_drt(
         result.apply_gate()
     result.posterior_predictive_check()
     return result
+
+
+def _check_sampler_settings(settings: dict[str, Any]) -> None:
+    """Reject sampler settings NUTS cannot run with (a clear error, not nutpie's panic)."""
+    from ..errors import PresetError
+
+    for key in ("n_draws", "chains") + (() if settings["fast"] else ("tune",)):
+        minimum = 0 if key == "tune" else 1
+        if settings[key] < minimum:
+            name = "draws" if key == "n_draws" else key
+            raise PresetError(f"{name} = {settings[key]}: must be at least {minimum}")
+    ta = settings["target_accept"]
+    if not 0.0 < ta < 1.0:
+        raise PresetError(f"target_accept = {ta:g}: must lie strictly between 0 and 1 "
+                          "(0.95-0.99 for difficult posteriors)")
 
 
 def _per_group(preset: dict[str, Any]) -> bool:
