@@ -461,3 +461,31 @@ def test_common_helpers():
     assert med.item() == pytest.approx(49.5)
     assert lo.item() == pytest.approx(np.quantile(np.arange(100.0), 0.025))
     assert hi.item() == pytest.approx(np.quantile(np.arange(100.0), 0.975))
+
+
+@pytest.mark.parametrize("lo, hi, expect", [
+    (2.1, 4.9, {"3", "4"}),          # no power of ten, 2 or 5 inside: evenly spaced ticks
+    (1.2, 1.9, {"1.4", "1.6"}),
+    (37.0, 262.0, {"50", "100", "200"}),  # the demo's total split: 1-2-3-5 ticks
+    (0.3, 0.8, {"0.4", "0.6"}),
+    (15.0, 190.0, {"20", "50", "100"}),  # under two decades: 2 and 5 labelled as well
+    (5.0, 3000.0, {"10", "100", "1000"}),
+])
+def test_plain_log_ticks_always_label_the_axis(lo, hi, expect):
+    import matplotlib.pyplot as plt
+
+    from drtbayes.plots._common import plain_log_ticks
+
+    fig, ax = plt.subplots()
+    ax.plot([0, 1], [lo, hi])
+    ax.set_yscale("log")
+    plain_log_ticks(ax.yaxis)
+    fig.canvas.draw()
+    y0, y1 = ax.get_ylim()
+    shown = {t.get_text() for t, v in zip(ax.get_yticklabels(), ax.get_yticks()) if y0 <= v <= y1}
+    shown |= {t.get_text() for t, v in zip(ax.get_yticklabels(minor=True),
+                                            ax.get_yticks(minor=True)) if y0 <= v <= y1}
+    shown.discard("")
+    plt.close(fig)
+    assert expect <= shown, shown
+    assert not any("10^" in t or "times" in t for t in shown)

@@ -180,9 +180,36 @@ def plain_log_ticks(axis: Any) -> None:
     """Label a log axis with plain numbers (20, 50, 100) instead of 2x10^1 and the like.
 
     Minor ticks at 2 and 5 times a power of ten are labelled only when the axis spans less
-    than two decades, where the major ticks alone would leave it nearly unlabelled.
+    than two decades, where the major ticks alone would leave it nearly unlabelled. An axis
+    spanning less than one decade (an R1 curve between 2.1 and 4.9 ohm) may hold no power of
+    ten, nor a 2 or a 5, at all: under a factor 3 it gets evenly spaced plain ticks (3, 3.5,
+    4, ...), under a decade ticks at 1, 2, 3 and 5 times powers of ten (or every integer
+    mantissa where those are fewer than three).
+    The choice is made at draw time, from the final view limits.
     """
-    from matplotlib.ticker import FuncFormatter
+    from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullLocator
+
+    class _Major(LogLocator):
+        def tick_values(self, vmin: float, vmax: float) -> Any:
+            lo, hi = sorted((vmin, vmax))
+            if lo > 0 and hi / lo < 3.0:
+                return MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+            if lo > 0 and hi / lo < 10.0:
+                # 1-2-3-5 per decade reads evenly on a log axis (35-290 ohm: 50, 100, 200)
+                for subs in ((1, 2, 3, 5), tuple(range(1, 10))):
+                    k = np.arange(np.floor(np.log10(lo)) - 1, np.ceil(np.log10(hi)) + 1)
+                    ticks = np.sort(np.outer(10.0**k, subs).ravel())
+                    if np.count_nonzero((ticks >= lo) & (ticks <= hi)) >= 3:
+                        break
+                return ticks
+            return super().tick_values(vmin, vmax)
+
+    class _Minor(LogLocator):
+        def tick_values(self, vmin: float, vmax: float) -> Any:
+            lo, hi = sorted((vmin, vmax))
+            if lo > 0 and hi / lo < 10.0:
+                return NullLocator().tick_values(lo, hi)
+            return super().tick_values(vmin, vmax)
 
     def major(value: float, _pos: int) -> str:
         return f"{value:g}"
@@ -194,6 +221,8 @@ def plain_log_ticks(axis: Any) -> None:
         mantissa = value / 10.0 ** np.floor(np.log10(value) + 1e-9)
         return f"{value:g}" if np.isclose(mantissa, 2.0) or np.isclose(mantissa, 5.0) else ""
 
+    axis.set_major_locator(_Major(base=10.0))
+    axis.set_minor_locator(_Minor(base=10.0, subs=np.arange(2, 10)))
     axis.set_major_formatter(FuncFormatter(major))
     axis.set_minor_formatter(FuncFormatter(minor))
 
