@@ -7,6 +7,18 @@ the model's transforms (log for the positive parameters) by nutpie's expand func
 derived quantity is computed exactly as for NUTS draws. The result is labelled
 ``method="laplace"``: it ignores skewness (e.g. of gamma's tails and of the noise parameters)
 and is meant for a first look.
+
+Hierarchical models have no useful joint mode: along the ridge where the design-level ln gamma
+falls and every cell's deviation rises by the same amount, the joint density keeps growing with
+the cell-to-cell sd, so the mode search ended on the bounds (on the demo's groups: cell sd 0.9
+against NUTS' 0.02-0.05, smoothness 2.1, and a design-level DRT 3-6x below its cells). There the
+cell sd is set to the maximum of its Laplace-approximated marginal posterior (empirical Bayes,
+as INLA does; see :func:`_empirical_bayes_mode`) and everything else, the smoothness included,
+is drawn from the Gaussian at its conditional mode. On the same groups: cell sd 0.018-0.044,
+smoothness ~2.5, the design-level DRT where its cells are. (Taking the smoothness by empirical
+Bayes as well gives NUTS-like values, 8-9, but the Gaussian then lets grid-scale wiggles of
+ln gamma through that exp() turns into a ~2 % upward bias of the predicted impedance: the log
+importance ratios of its draws spread by ~300 against ~13 with the smoothness at its mode.)
 """
 
 from __future__ import annotations
@@ -172,6 +184,13 @@ def laplace_draws(compiled: Any, values: dict[str, np.ndarray], *, n_draws: int,
         return 0.5 * (h + h.T)
 
     bounds = _hyper_bounds(compiled, preset)
+    names, slices, shapes = compiled.shape_info
+    hyper = [sl.start + i for name, sl in zip(names, slices, strict=True) if sl.start < n
+             and name == "cell_sd_log__" for i in range(sl.stop - sl.start)]
+    if any(name == "cell_sd_log__" for name in names):
+        return _laplace_empirical_bayes(compiled, values, neg, n_draws=n_draws, rng=rng,
+                                        smoothness0=smoothness0, preset=preset,
+                                        hyper=np.array(hyper), bounds=bounds)
     best = None
     for k in range(n_starts):
         x0 = initial_point(compiled, values, smoothness0, preset)
@@ -206,13 +225,140 @@ def laplace_draws(compiled: Any, values: dict[str, np.ndarray], *, n_draws: int,
     z = rng.standard_normal((n_draws, n))
     xs = x_map[None, :] + (z / np.sqrt(vals)[None, :]) @ vecs.T
 
+    info = {"logp_map": -float(best.fun), "converged": bool(best.success), "n_dim": n,
+            "min_eig": min_eig}
+    return _expand(compiled, xs), info
+
+
+def _expand(compiled: Any, xs: np.ndarray) -> dict[str, np.ndarray]:
+    """Unconstrained draws (draw, n_dim) -> every model variable, leading (chain=1, draw) axes."""
     names, slices, shapes = compiled.shape_info
     expanded = np.array([np.asarray(compiled.expand_func(x)[0]) for x in xs])
     draws: dict[str, np.ndarray] = {}
     for name, sl, shape in zip(names, slices, shapes, strict=True):
         if name.endswith("__"):
             continue  # the unconstrained copies
-        draws[name] = expanded[:, sl].reshape((1, n_draws, *tuple(int(s) for s in shape)))
-    info = {"logp_map": -float(best.fun), "converged": bool(best.success), "n_dim": n,
-            "min_eig": min_eig}
-    return draws, info
+        draws[name] = expanded[:, sl].reshape((1, xs.shape[0], *tuple(int(s) for s in shape)))
+    return draws
+
+
+def _laplace_empirical_bayes(compiled: Any, values: dict[str, np.ndarray], neg: Any, *,
+                             n_draws: int, rng: np.random.Generator, smoothness0: float,
+                             preset: dict[str, Any] | None, hyper: np.ndarray,
+                             bounds: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Laplace draws of a hierarchical model with its cell sd at its empirical-Bayes value."""
+    x0 = initial_point(compiled, values, smoothness0, preset)
+    if preset is not None:
+        # start the hyperparameters at their prior medians (initial_point leaves cell sd at 1)
+        names, slices, _ = compiled.shape_info
+        for name, sl in zip(names, slices, strict=True):
+            if name == "smoothness_log__":
+                x0[sl] = float(preset["hyperpriors"]["smoothness_log_median"])
+            elif name == "cell_sd_log__":
+                x0[sl] = float(np.log(0.674 * preset["hierarchy"]["cell_sd_scale"]))
+    x, _, w, vecs, ok, (n_hyper, n_newton) = _empirical_bayes_mode(neg, x0, hyper, bounds)
+    n = x.size
+    rest = np.setdiff1d(np.arange(n), hyper)
+    z = rng.standard_normal((n_draws, rest.size))
+    xs = np.repeat(x[None, :], n_draws, axis=0)
+    xs[:, rest] += (z / np.sqrt(w)[None, :]) @ vecs.T
+    info = {"logp_map": -float(neg(x)[0]), "converged": bool(ok), "n_dim": n,
+            "min_eig": float(w.min()), "hyperparameters": "empirical Bayes",
+            "hyper_evaluations": n_hyper, "newton_steps": n_newton}
+    return _expand(compiled, xs), info
+
+
+def _empirical_bayes_mode(
+    neg: Any, x0: np.ndarray, hyper: np.ndarray, bounds: np.ndarray, inner_steps: int = 40
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool, tuple[int, int]]:
+    """Maximise the Laplace-approximated marginal posterior of the hyperparameters ``hyper``.
+
+    For hyperparameters h (the log cell sd) the other parameters y are set to their conditional
+    mode y(h) by damped Newton steps projected into ``bounds`` (warm-started from the previous
+    h), and log p(h | data) ~ log p(y(h), h | data) - 1/2 log det H_yy(h); bounded Brent (one
+    h) or Nelder-Mead (several) maximises that over h within ``bounds``. Why Newton and not L-BFGS: the conditional posterior is badly
+    scaled (L-BFGS needed ~1600 iterations per h), while the finite-difference Hessian costs
+    only ~2 (n - 2) gradients (~10 ms) and Newton converges from a warm start in ~6 steps
+    (a 2-spectrum group: ~15 evaluations of h, ~100 Newton steps, ~1 s).
+
+    Returns the mode x (hyperparameters at h), h, the eigenvalues (floored) and eigenvectors of
+    H_yy there, whether the searches converged, and the numbers of evaluations of h and of
+    Newton steps.
+    """
+    n = x0.size
+    rest = np.setdiff1d(np.arange(n), hyper)
+
+    def hess_rest(x: np.ndarray) -> np.ndarray:
+        eps = 1e-5 * np.maximum(1.0, np.abs(x))
+        h = np.empty((rest.size, rest.size))
+        for k, i in enumerate(rest):
+            e = np.zeros(n)
+            e[i] = eps[i]
+            h[k] = (neg(x + e)[1] - neg(x - e)[1])[rest] / (2 * eps[i])
+        return 0.5 * (h + h.T)
+
+    def eig_floor(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        w, v = np.linalg.eigh(h)
+        return np.maximum(w, 1e-6 * max(float(w.max()), 1.0)), v
+
+    def conditional_mode(x: np.ndarray, max_steps: int = 40
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        f, g = neg(x)
+        for _ in range(max_steps):
+            w, v = eig_floor(hess_rest(x))
+            step = v @ ((v.T @ g[rest]) / w)
+            decrement = float(g[rest] @ step)
+            state["newton"] += 1
+            if decrement < 1e-3:   # half of it estimates f - min f: well below the 0.05 needed
+                return x, w, v, True
+            t = 1.0
+            while t > 1e-6:
+                x_new = x.copy()
+                x_new[rest] -= t * step
+                x_new = np.clip(x_new, bounds[:, 0], bounds[:, 1])
+                f_new, g_new = neg(x_new)
+                if f_new <= f - 1e-4 * t * decrement:
+                    break
+                t *= 0.5
+            else:
+                return x, w, v, False
+            x, f, g = x_new, f_new, g_new
+        w, v = eig_floor(hess_rest(x))
+        return x, w, v, False
+
+    lo, hi = bounds[hyper, 0], bounds[hyper, 1]
+    lo = np.where(np.isfinite(lo), lo, np.log(1e-3))   # cell sd below 0.1 %: no deviation
+    state: dict[str, Any] = {"x": x0.copy(), "n": 0, "ok": True, "newton": 0}
+    h0 = np.clip(x0[hyper], lo, hi)
+    state["x"][hyper] = h0
+    state["x"] = conditional_mode(state["x"], max_steps=100)[0]
+
+    def neg_marginal(h: np.ndarray) -> float:
+        x = state["x"].copy()
+        x[hyper] = np.clip(h, lo, hi)
+        x, w, _, ok = conditional_mode(x, max_steps=inner_steps)
+        state["n"] += 1
+        state["ok"] = state["ok"] and ok
+        # outside the bounds: the bound's value plus a penalty (Nelder-Mead has no bounds)
+        penalty = 1e3 * float(np.sum(np.clip(lo - h, 0, None) + np.clip(h - hi, 0, None)))
+        val = float(neg(x)[0]) + 0.5 * float(np.sum(np.log(w))) + penalty
+        if penalty == 0.0 and val < state.get("best", np.inf):
+            state["best"], state["x"] = val, x
+        return val
+
+    if h0.size == 1:
+        res = optimize.minimize_scalar(lambda h: neg_marginal(np.array([h])), method="bounded",
+                                       bounds=(float(lo[0]), float(hi[0])),
+                                       options={"xatol": 0.05, "maxiter": 30})
+        h_hat = np.array([res.x])
+    else:
+        simplex = [h0] + [h0 + 0.5 * np.eye(h0.size)[i] for i in range(h0.size)]
+        res = optimize.minimize(neg_marginal, h0, method="Nelder-Mead",
+                                options={"xatol": 0.1, "fatol": 0.05, "maxfev": 20 * h0.size,
+                                         "initial_simplex": simplex})
+        h_hat = res.x
+    x = state["x"].copy()
+    x[hyper] = np.clip(h_hat, lo, hi)
+    x, w, v, ok = conditional_mode(x)
+    return x, x[hyper], w, v, bool(res.success and ok and state["ok"]), (int(state["n"]),
+                                                                          int(state["newton"]))
