@@ -385,3 +385,27 @@ def test_split_input_is_fitted_on_the_fly():
     with pytest.warns(ApproximationWarning):
         ds = contrast(split, A, B, "R2", fast=True, draws=200)
     assert ds.sizes["soc"] > 90 and ds.attrs["method"] == "laplace"
+
+
+def test_fast_soc_model_of_a_flat_component_alike_in_both_designs():
+    """R1 is often flat and alike for both designs: the wiggle scale's mode is then 0, where
+    its log has no curvature. The Laplace draws must stay finite and show no difference (with
+    the old eigenvalue floor 95 % of the draws were inf/NaN and P(a better) came out 0.01-0.03,
+    a 'credible' difference that is not there)."""
+    split, _ = simulate_split(seed=5, n_pulses=20, n_samples=200)
+    rng = np.random.default_rng(1)
+    cells = split["cell"].values
+    offset = {c: rng.normal(0.0, 0.01) for c in np.unique(cells)}
+    shape = split["resistance"].sel(component="R1").shape
+    flat = 16.0 * np.exp(np.array([offset[c] for c in cells])[:, None]
+                         + rng.normal(0.0, 0.04, shape))
+    split["resistance"].loc[{"component": "R1"}] = flat
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ApproximationWarning)
+        model = fit_soc_model(split, components=("R1",), fast=True, seed=0)
+    assert np.isfinite(model.posterior["log_r"].values).all()
+    con = contrast(model, "L_SE", "S_SE", component="R1")
+    assert np.isfinite(con["ratio_median"].values).all()
+    # both designs at 16 ohm: no credible difference anywhere
+    assert 0.2 < float(con["p_a_better"].min()) and float(con["p_a_better"].max()) < 0.8
+    np.testing.assert_allclose(con["ratio_median"].values, 1.0, atol=0.05)
