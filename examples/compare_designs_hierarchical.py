@@ -21,9 +21,10 @@ Run
     python examples/compare_designs_hierarchical.py            # full NUTS (minutes)
     python examples/compare_designs_hierarchical.py --fast     # MAP + Laplace
 
-``--fast`` is a first look only: in the hierarchical model the MAP + Laplace approximation can
-shrink the design-level DRT towards zero (the per-cell band resistances, printed first, show
-the scale to expect); the contrast you report should come from the full NUTS run.
+``--fast`` is a first look only: the cell-to-cell sd is then a point value (the maximum of its
+Laplace-approximated marginal posterior), the smoothness sits at its conditional mode and the
+intervals are Gaussian ones; the per-cell band resistances, printed first, show the scale the
+design-level contrast should have. The contrast you report should come from the full NUTS run.
 
 Outputs in ``--out`` (default: a new temporary folder): ``fit.nc``, ``bands.nc``,
 ``contrast.nc``, ``design_drts.png``, ``contrast.png``.
