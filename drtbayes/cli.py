@@ -143,19 +143,12 @@ def _cmd_models(a: argparse.Namespace) -> int:
 
 
 def _sampler_kwargs(a: argparse.Namespace) -> dict[str, Any]:
-    from .errors import PresetError
+    from .inference import check_sampler_settings
 
     kw = {k: getattr(a, k) for k in ("draws", "tune", "chains", "target_accept")
           if getattr(a, k) is not None}
     # checked here once, not per file of a batch (where every file would fail alike)
-    for k in ("draws", "chains"):
-        if k in kw and kw[k] < 1:
-            raise PresetError(f"--{k} {kw[k]}: must be at least 1")
-    if kw.get("tune", 0) < 0:
-        raise PresetError(f"--tune {kw['tune']}: must be at least 0")
-    if "target_accept" in kw and not 0.0 < kw["target_accept"] < 1.0:
-        raise PresetError(f"--target-accept {kw['target_accept']:g}: must lie strictly between "
-                          "0 and 1 (0.95-0.99 for difficult posteriors)")
+    check_sampler_settings(kw, label=lambda key: "--" + key.replace("_", "-"))
     return kw
 
 

@@ -57,6 +57,7 @@ from .errors import (
     TooFewPointsError,
     ValueRangeError,
 )
+from .inference import finite_difference_hessian
 
 __all__ = [
     "SocModelResult",
@@ -629,17 +630,7 @@ def _sample_laplace(model, obs: dict, key: tuple, *, draws: int, seed: int
     start["level"] = np.broadcast_to(obs["level_mu"][None, :], start["level"].shape).copy()
     x_start = DictToArrayBijection.map(start).data
     opt = minimize(neg, x_start, jac=True, method="L-BFGS-B", options={"maxiter": 5000})
-    # Hessian by central differences of the compiled gradient: a symbolic Hessian of this
-    # model takes about a minute to compile, the differences a fraction of a second.
-    n = opt.x.size
-    hess = np.empty((n, n))
-    eps = 1e-5 * np.maximum(1.0, np.abs(opt.x))
-    for i in range(n):
-        step = np.zeros(n)
-        step[i] = eps[i]
-        hess[i] = (neg(opt.x + step)[1] - neg(opt.x - step)[1]) / (2 * eps[i])
-    hess = 0.5 * (hess + hess.T)
-    evals, evecs = np.linalg.eigh(hess)
+    evals, evecs = np.linalg.eigh(finite_difference_hessian(neg, opt.x))
     if not opt.success or np.any(evals <= 0):
         warnings.warn(
             f"Laplace approximation of the SOC model is unreliable (optimizer: {opt.message}; "

@@ -9,14 +9,15 @@ in the diagnostics stored with the result and in its summary) and a
 from __future__ import annotations
 
 import warnings
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from .errors import SamplingWarning
+from .errors import PresetError, SamplingWarning
 
-__all__ = ["sample_nuts", "chain_diagnostics", "gate", "GATE_DEFAULT"]
+__all__ = ["sample_nuts", "chain_diagnostics", "gate", "gate_failures", "gate_advice",
+           "check_sampler_settings", "finite_difference_hessian", "GATE_DEFAULT"]
 
 #: Defaults of the gate (presets can override them in their [gate] table).
 GATE_DEFAULT = {"rhat_max": 1.01, "ess_bulk_min": 400.0, "max_divergences": 0}
@@ -115,16 +116,17 @@ def gate(diagnostics: Mapping[str, Mapping[str, Any]], thresholds: Mapping[str, 
     failed = []
     kinds: set[str] = set()
     for label, d in diagnostics.items():
-        kinds |= set(gate_failures(d, th))
-        reasons = []
+        checks = gate_failures(d, th)
+        kinds |= set(checks)
         rhat, ess, div = d.get("rhat_max"), d.get("ess_bulk_min"), d.get("divergences")
-        if rhat is None or not np.isfinite(rhat) or rhat > th["rhat_max"]:
+        reasons = []
+        if "rhat" in checks:
             reasons.append(f"R-hat {rhat:.3g} > {th['rhat_max']:g}" if rhat is not None
                            else "no R-hat")
-        if ess is None or not np.isfinite(ess) or ess < th["ess_bulk_min"]:
+        if "ess" in checks:
             reasons.append(f"bulk ESS {ess:.0f} < {th['ess_bulk_min']:g}" if ess is not None
                            and np.isfinite(ess) else "no bulk ESS")
-        if div is None or div > th["max_divergences"]:
+        if "divergences" in checks:
             reasons.append(f"{div} divergent transitions")
         d["gate_pass"] = not reasons  # type: ignore[index]
         if reasons:
@@ -176,4 +178,41 @@ def gate_advice(failures: Collection[str]) -> str:
         steps.append("rerun with more tune and draws")
     return ("; ".join(steps) + "; if the gate still fails, try a preset that suits the data "
             "(drt-robust for outlying points); see docs/diagnostics.md")
+
+
+def check_sampler_settings(settings: Mapping[str, float | None],
+                           label: Callable[[str], str]) -> None:
+    """Reject sampler settings NUTS cannot run with: a one-line error, not nutpie's panic.
+
+    ``settings`` holds ``draws``, ``chains``, ``tune`` and ``target_accept`` (None: not
+    given); ``label(key)`` names a setting in the message (``"--draws"`` on the command line,
+    ``"draws ="`` in Python).
+    """
+    for key, minimum in (("draws", 1), ("chains", 1), ("tune", 0)):
+        value = settings.get(key)
+        if value is not None and value < minimum:
+            raise PresetError(f"{label(key)} {value:g}: must be at least {minimum}")
+    ta = settings.get("target_accept")
+    if ta is not None and not 0.0 < ta < 1.0:
+        raise PresetError(f"{label('target_accept')} {ta:g}: must lie strictly between 0 and 1 "
+                          "(0.95-0.99 for difficult posteriors)")
+
+
+def finite_difference_hessian(neg: Callable[[np.ndarray], tuple[float, np.ndarray]],
+                              x: np.ndarray, index: np.ndarray | None = None) -> np.ndarray:
+    """Hessian of ``neg`` at ``x`` by central differences of its exact gradient (symmetrised).
+
+    ``neg(x)`` returns (value, gradient); ``index`` restricts rows and columns to those
+    coordinates (default: all). Why differences rather than a symbolic Hessian: compiling one
+    for these models takes about a minute, 2 n gradient calls take milliseconds.
+    """
+    n = x.size
+    idx = np.arange(n) if index is None else np.asarray(index)
+    eps = 1e-5 * np.maximum(1.0, np.abs(x))
+    h = np.empty((idx.size, idx.size))
+    for k, i in enumerate(idx):
+        step = np.zeros(n)
+        step[i] = eps[i]
+        h[k] = (neg(x + step)[1] - neg(x - step)[1])[idx] / (2 * eps[i])
+    return 0.5 * (h + h.T)
 

@@ -21,8 +21,9 @@ Example
 
 Optional tables: ``[models]`` (``eis``, ``split``, ``soc``: preset names or paths),
 ``[sampler]`` (``draws``, ``tune``, ``chains``, ``target_accept``), ``[bands]`` (``processes``,
-``policy``), ``[checks]`` (``kk_threshold``, ``kk_strict``). Paths are relative to the study file. Unknown
-keys and missing files are :class:`~drtbayes.errors.StudyFileError` naming the key or path.
+``policy``), ``[checks]`` (``kk_threshold``, ``kk_strict``). Paths are relative to the study
+file. Unknown keys and missing files are :class:`~drtbayes.errors.StudyFileError` naming the
+key or path.
 """
 
 from __future__ import annotations

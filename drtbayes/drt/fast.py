@@ -29,6 +29,7 @@ import numpy as np
 from scipy import optimize
 
 from .._packed import pack_values
+from ..inference import finite_difference_hessian
 
 __all__ = ["laplace_draws"]
 
@@ -174,23 +175,15 @@ def laplace_draws(compiled: Any, values: dict[str, np.ndarray], *, n_draws: int,
         return -lp, -np.asarray(g, dtype=float)
 
     def hess_at(x: np.ndarray) -> np.ndarray:
-        # central differences of the exact gradient: 2 n gradient calls (~2 ms for n ~ 70)
-        eps = 1e-5 * np.maximum(1.0, np.abs(x))
-        h = np.empty((n, n))
-        for i in range(n):
-            e = np.zeros(n)
-            e[i] = eps[i]
-            h[i] = (neg(x + e)[1] - neg(x - e)[1]) / (2 * eps[i])
-        return 0.5 * (h + h.T)
+        return finite_difference_hessian(neg, x)  # 2 n gradient calls (~2 ms for n ~ 70)
 
     bounds = _hyper_bounds(compiled, preset)
-    names, slices, shapes = compiled.shape_info
-    hyper = [sl.start + i for name, sl in zip(names, slices, strict=True) if sl.start < n
-             and name == "cell_sd_log__" for i in range(sl.stop - sl.start)]
-    if any(name == "cell_sd_log__" for name in names):
+    names, slices, _ = compiled.shape_info
+    if "cell_sd_log__" in names:  # a hierarchical model: its cell sd (a scalar) by EB
+        cell_sd = slices[names.index("cell_sd_log__")].start
         return _laplace_empirical_bayes(compiled, values, neg, n_draws=n_draws, rng=rng,
                                         smoothness0=smoothness0, preset=preset,
-                                        hyper=np.array(hyper), bounds=bounds)
+                                        hyper=cell_sd, bounds=bounds)
     best = None
     for k in range(n_starts):
         x0 = initial_point(compiled, values, smoothness0, preset)
@@ -216,18 +209,24 @@ def laplace_draws(compiled: Any, values: dict[str, np.ndarray], *, n_draws: int,
             best = res
     assert best is not None
     x_map = best.x
-    hess = hess_at(x_map)
-    vals, vecs = np.linalg.eigh(hess)
-    min_eig = float(vals.min())
-    # directions the data and prior barely curve (or numerically negative) get a floor so the
-    # Gaussian stays proper; they are prior-dominated tails of gamma
-    vals = np.maximum(vals, 1e-6 * max(float(vals.max()), 1.0))
+    vals, vecs, min_eig = _floored_eigh(hess_at(x_map))
     z = rng.standard_normal((n_draws, n))
     xs = x_map[None, :] + (z / np.sqrt(vals)[None, :]) @ vecs.T
 
     info = {"logp_map": -float(best.fun), "converged": bool(best.success), "n_dim": n,
             "min_eig": min_eig}
     return _expand(compiled, xs), info
+
+
+def _floored_eigh(h: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """Eigenvalues (floored), eigenvectors and the smallest raw eigenvalue of a Hessian.
+
+    Directions the data and prior barely curve (or numerically negative ones) get a floor of
+    1e-6 x the largest curvature so the Gaussian stays proper; they are prior-dominated tails
+    of gamma.
+    """
+    vals, vecs = np.linalg.eigh(h)
+    return np.maximum(vals, 1e-6 * max(float(vals.max()), 1.0)), vecs, float(vals.min())
 
 
 def _expand(compiled: Any, xs: np.ndarray) -> dict[str, np.ndarray]:
@@ -244,72 +243,52 @@ def _expand(compiled: Any, xs: np.ndarray) -> dict[str, np.ndarray]:
 
 def _laplace_empirical_bayes(compiled: Any, values: dict[str, np.ndarray], neg: Any, *,
                              n_draws: int, rng: np.random.Generator, smoothness0: float,
-                             preset: dict[str, Any] | None, hyper: np.ndarray,
+                             preset: dict[str, Any] | None, hyper: int,
                              bounds: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Laplace draws of a hierarchical model with its cell sd at its empirical-Bayes value."""
+    """Laplace draws of a hierarchical model, its cell sd (coordinate ``hyper``) by EB."""
     x0 = initial_point(compiled, values, smoothness0, preset)
-    if preset is not None:
-        # start the hyperparameters at their prior medians (initial_point leaves cell sd at 1)
-        names, slices, _ = compiled.shape_info
-        for name, sl in zip(names, slices, strict=True):
-            if name == "smoothness_log__":
-                x0[sl] = float(preset["hyperpriors"]["smoothness_log_median"])
-            elif name == "cell_sd_log__":
-                x0[sl] = float(np.log(0.674 * preset["hierarchy"]["cell_sd_scale"]))
-    x, _, w, vecs, ok, (n_hyper, n_newton) = _empirical_bayes_mode(neg, x0, hyper, bounds)
-    n = x.size
-    rest = np.setdiff1d(np.arange(n), hyper)
+    if preset is not None:  # initial_point leaves the cell sd at 1: start at its prior median
+        x0[hyper] = float(np.log(0.674 * preset["hierarchy"]["cell_sd_scale"]))
+    x, w, vecs, ok, (n_hyper, n_newton) = _empirical_bayes_mode(neg, x0, hyper, bounds)
+    rest = np.delete(np.arange(x.size), hyper)
     z = rng.standard_normal((n_draws, rest.size))
     xs = np.repeat(x[None, :], n_draws, axis=0)
     xs[:, rest] += (z / np.sqrt(w)[None, :]) @ vecs.T
-    info = {"logp_map": -float(neg(x)[0]), "converged": bool(ok), "n_dim": n,
+    info = {"logp_map": -float(neg(x)[0]), "converged": bool(ok), "n_dim": x.size,
             "min_eig": float(w.min()), "hyperparameters": "empirical Bayes",
             "hyper_evaluations": n_hyper, "newton_steps": n_newton}
     return _expand(compiled, xs), info
 
 
-def _empirical_bayes_mode(
-    neg: Any, x0: np.ndarray, hyper: np.ndarray, bounds: np.ndarray, inner_steps: int = 40
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool, tuple[int, int]]:
-    """Maximise the Laplace-approximated marginal posterior of the hyperparameters ``hyper``.
+def _empirical_bayes_mode(neg: Any, x0: np.ndarray, hyper: int, bounds: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, tuple[int, int]]:
+    """Maximise the Laplace-approximated marginal posterior of one hyperparameter.
 
-    For hyperparameters h (the log cell sd) the other parameters y are set to their conditional
-    mode y(h) by damped Newton steps projected into ``bounds`` (warm-started from the previous
-    h), and log p(h | data) ~ log p(y(h), h | data) - 1/2 log det H_yy(h); bounded Brent (one
-    h) or Nelder-Mead (several) maximises that over h within ``bounds``. Why Newton and not L-BFGS: the conditional posterior is badly
-    scaled (L-BFGS needed ~1600 iterations per h), while the finite-difference Hessian costs
-    only ~2 (n - 2) gradients (~10 ms) and Newton converges from a warm start in ~6 steps
-    (a 2-spectrum group: ~15 evaluations of h, ~100 Newton steps, ~1 s).
+    For the hyperparameter h (coordinate ``hyper``: the log cell sd) the other parameters y
+    are set to their conditional mode y(h) by damped Newton steps projected into ``bounds``
+    (warm-started from the best h so far), and log p(h | data) ~ log p(y(h), h | data) -
+    1/2 log det H_yy(h); a bounded Brent search maximises that over h. Why Newton and not
+    L-BFGS: the conditional posterior is badly scaled (L-BFGS needed ~1600 iterations per h),
+    while the finite-difference Hessian costs only ~2 (n - 1) gradients (~10 ms) and Newton
+    converges from a warm start in ~6 steps (a 2-spectrum group: ~10 evaluations of h, ~75
+    Newton steps, ~1 s).
 
-    Returns the mode x (hyperparameters at h), h, the eigenvalues (floored) and eigenvectors of
-    H_yy there, whether the searches converged, and the numbers of evaluations of h and of
-    Newton steps.
+    Returns the mode x (with h in place), the floored eigenvalues and eigenvectors of H_yy
+    there, whether the searches converged, and the numbers of evaluations of h and of Newton
+    steps.
     """
-    n = x0.size
-    rest = np.setdiff1d(np.arange(n), hyper)
-
-    def hess_rest(x: np.ndarray) -> np.ndarray:
-        eps = 1e-5 * np.maximum(1.0, np.abs(x))
-        h = np.empty((rest.size, rest.size))
-        for k, i in enumerate(rest):
-            e = np.zeros(n)
-            e[i] = eps[i]
-            h[k] = (neg(x + e)[1] - neg(x - e)[1])[rest] / (2 * eps[i])
-        return 0.5 * (h + h.T)
-
-    def eig_floor(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        w, v = np.linalg.eigh(h)
-        return np.maximum(w, 1e-6 * max(float(w.max()), 1.0)), v
+    rest = np.delete(np.arange(x0.size), hyper)
+    state: dict[str, Any] = {"n": 0, "ok": True, "newton": 0, "best": np.inf}
 
     def conditional_mode(x: np.ndarray, max_steps: int = 40
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
         f, g = neg(x)
         for _ in range(max_steps):
-            w, v = eig_floor(hess_rest(x))
+            w, v, _ = _floored_eigh(finite_difference_hessian(neg, x, rest))
             step = v @ ((v.T @ g[rest]) / w)
             decrement = float(g[rest] @ step)
             state["newton"] += 1
-            if decrement < 1e-3:   # half of it estimates f - min f: well below the 0.05 needed
+            if decrement < 1e-3:   # half of it estimates f - min f: well below what h needs
                 return x, w, v, True
             t = 1.0
             while t > 1e-6:
@@ -323,42 +302,30 @@ def _empirical_bayes_mode(
             else:
                 return x, w, v, False
             x, f, g = x_new, f_new, g_new
-        w, v = eig_floor(hess_rest(x))
+        w, v, _ = _floored_eigh(finite_difference_hessian(neg, x, rest))
         return x, w, v, False
 
-    lo, hi = bounds[hyper, 0], bounds[hyper, 1]
-    lo = np.where(np.isfinite(lo), lo, np.log(1e-3))   # cell sd below 0.1 %: no deviation
-    state: dict[str, Any] = {"x": x0.copy(), "n": 0, "ok": True, "newton": 0}
-    h0 = np.clip(x0[hyper], lo, hi)
-    state["x"][hyper] = h0
-    state["x"] = conditional_mode(state["x"], max_steps=100)[0]
+    lo = bounds[hyper, 0] if np.isfinite(bounds[hyper, 0]) else np.log(1e-3)  # below 0.1 %:
+    hi = bounds[hyper, 1]                                                      # no deviation
+    x_start = x0.copy()
+    x_start[hyper] = np.clip(x0[hyper], lo, hi)
+    state["x"] = conditional_mode(x_start, max_steps=100)[0]
 
-    def neg_marginal(h: np.ndarray) -> float:
+    def neg_marginal(h: float) -> float:
         x = state["x"].copy()
-        x[hyper] = np.clip(h, lo, hi)
-        x, w, _, ok = conditional_mode(x, max_steps=inner_steps)
+        x[hyper] = h
+        x, w, _, ok = conditional_mode(x)
         state["n"] += 1
         state["ok"] = state["ok"] and ok
-        # outside the bounds: the bound's value plus a penalty (Nelder-Mead has no bounds)
-        penalty = 1e3 * float(np.sum(np.clip(lo - h, 0, None) + np.clip(h - hi, 0, None)))
-        val = float(neg(x)[0]) + 0.5 * float(np.sum(np.log(w))) + penalty
-        if penalty == 0.0 and val < state.get("best", np.inf):
+        val = float(neg(x)[0]) + 0.5 * float(np.sum(np.log(w)))
+        if val < state["best"]:
             state["best"], state["x"] = val, x
         return val
 
-    if h0.size == 1:
-        res = optimize.minimize_scalar(lambda h: neg_marginal(np.array([h])), method="bounded",
-                                       bounds=(float(lo[0]), float(hi[0])),
-                                       options={"xatol": 0.05, "maxiter": 30})
-        h_hat = np.array([res.x])
-    else:
-        simplex = [h0] + [h0 + 0.5 * np.eye(h0.size)[i] for i in range(h0.size)]
-        res = optimize.minimize(neg_marginal, h0, method="Nelder-Mead",
-                                options={"xatol": 0.1, "fatol": 0.05, "maxfev": 20 * h0.size,
-                                         "initial_simplex": simplex})
-        h_hat = res.x
+    res = optimize.minimize_scalar(neg_marginal, method="bounded", bounds=(float(lo), float(hi)),
+                                   options={"xatol": 0.05, "maxiter": 30})
     x = state["x"].copy()
-    x[hyper] = np.clip(h_hat, lo, hi)
+    x[hyper] = res.x
     x, w, v, ok = conditional_mode(x)
-    return x, x[hyper], w, v, bool(res.success and ok and state["ok"]), (int(state["n"]),
-                                                                          int(state["newton"]))
+    return x, w, v, bool(res.success and ok and state["ok"]), (int(state["n"]),
+                                                              int(state["newton"]))

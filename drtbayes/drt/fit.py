@@ -30,6 +30,7 @@ from ..errors import (
     TooFewPointsError,
     ValueRangeError,
 )
+from ..inference import check_sampler_settings
 from .model import ModelInputs, build_model, prepare_inputs
 from .result import DRTResult, build_tree
 
@@ -216,7 +217,10 @@ def fit_drt(
         target_accept=float(target_accept if target_accept is not None
                             else sampler["target_accept"]),
         progress=progress)
-    _check_sampler_settings(settings)
+    check_sampler_settings({"draws": settings["n_draws"], "chains": settings["chains"],
+                            "tune": None if fast else settings["tune"],
+                            "target_accept": settings["target_accept"]},
+                           label=lambda key: f"{key} =")
     # Everything from the model's constants (eigenvectors of the deviation basis, eigenvalues of
     # D'D) to the last draw runs under one BLAS thread: LAPACK's last bits depend on the thread
     # count and the optimiser and sampler amplify them (same seed, same numbers); the chains
@@ -268,21 +272,6 @@ def fit_drt(
         result.apply_gate()
     result.posterior_predictive_check()
     return result
-
-
-def _check_sampler_settings(settings: dict[str, Any]) -> None:
-    """Reject sampler settings NUTS cannot run with (a clear error, not nutpie's panic)."""
-    from ..errors import PresetError
-
-    for key in ("n_draws", "chains") + (() if settings["fast"] else ("tune",)):
-        minimum = 0 if key == "tune" else 1
-        if settings[key] < minimum:
-            name = "draws" if key == "n_draws" else key
-            raise PresetError(f"{name} = {settings[key]}: must be at least {minimum}")
-    ta = settings["target_accept"]
-    if not 0.0 < ta < 1.0:
-        raise PresetError(f"target_accept = {ta:g}: must lie strictly between 0 and 1 "
-                          "(0.95-0.99 for difficult posteriors)")
 
 
 def _per_group(preset: dict[str, Any]) -> bool:
