@@ -26,6 +26,7 @@ Plain numpy here (plus the model-building helpers of drtbayes); the script is ``
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 import os
@@ -179,7 +180,15 @@ class DrtGenerator:
         from drtbayes.drt.kernels import quadrature_weights, second_difference
         from drtbayes.drt.model import prepare_inputs
 
-        self.preset = load_preset(preset) if not isinstance(preset, dict) else preset
+        preset = copy.deepcopy(load_preset(preset) if not isinstance(preset, dict) else preset)
+        # SBC checks the Bayesian model itself, whose smoothness the generator draws from its
+        # hyperprior: the fits sample it ([hyperpriors] inference = "sampled"). The presets'
+        # empirical-Bayes default is checked by the coverage benchmark
+        # (bench_drt_calibration.py) instead.
+        preset["hyperpriors"]["inference"] = "sampled"
+        preset["preset_toml"] = preset["preset_toml"].replace('inference = "empirical_bayes"',
+                                                              'inference = "sampled"')
+        self.preset = preset
         if self.preset["model"]["pooling"] != "none":
             raise ValueError("DrtGenerator simulates single spectra: use a preset with "
                              "pooling = 'none' (drt-single, drt-robust)")
@@ -297,7 +306,7 @@ class DrtGenerator:
         return out
 
     def replicate(self, i: int, rng: np.random.Generator, *, fit_kwargs: dict[str, Any],
-                  noise: str = "normal", nu: float = 2.0, fit_model: str | dict = "drt-single",
+                  noise: str = "normal", nu: float = 2.0, fit_model: str | dict | None = None,
                   max_tries: int = 100000) -> tuple[dict[str, float], dict[str, np.ndarray], dict]:
         """Draw (with rejection on the data's scale), simulate, fit; truth, draws and info."""
         from drtbayes import fit_drt, make_spectrum
@@ -314,7 +323,8 @@ class DrtGenerator:
                              cell=f"rep{i}", source=f"sbc replicate {i}")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SamplingWarning)
-            res = fit_drt(spec, fit_model, progress=False, **fit_kwargs)
+            res = fit_drt(spec, self.preset if fit_model is None else fit_model,
+                          progress=False, **fit_kwargs)
         diag = json.loads(res.tree.attrs["diagnostics"])
         d = next(iter(diag.values())) if diag else {}
         timing = json.loads(res.tree.attrs.get("timing", "{}"))

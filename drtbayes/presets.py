@@ -55,6 +55,8 @@ _DRT_SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool, tuple | None]]] =
     "hyperpriors": {
         "smoothness_log_median": (_NUM, True, None),
         "smoothness_log_sd": (_NUM, True, _POS),
+        "inference": ((str,), False, (lambda v: v in ("sampled", "empirical_bayes"),
+                                                 "'sampled' or 'empirical_bayes'")),
     },
     "noise": {
         "constant_scale": (_NUM, True, _POS),

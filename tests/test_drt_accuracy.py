@@ -28,10 +28,14 @@ CASES = ["one_zarc", "two_zarc", "rc_zarc", "warburg_t", "warburg_r", "three_pro
 _KNOWN_GAP = pytest.mark.xfail(
     strict=True,
     reason="known gap (issue 3): the diffusion peak next to the low-frequency edge (first ladder "
-           "element 10.1 s, window edge 16 s, series C) comes out at 6.5 s, 0.19 decade off "
-           "(target 0.15; its 95 % HDI, 3.7-10.8 s, holds the truth); the same with the slow "
-           "tail prior at 0-4 per decade and without the noise floor, and with C 7-11 % low: "
-           "the slowest element, whose -Z'' maximum lies just below 10 mHz, trades against C")
+           "element 10.1 s, window edge 16 s, series C) comes out at 6.7 s on this noise draw, "
+           "0.18 decade off (target 0.15); over noise seeds 0-7 and 11 at the preset defaults "
+           "6 of 9 are within 0.15 decade (errors 0.01-0.13) and three are not (seeds 4, 7, 11: "
+           "0.33, 0.18, 0.18 decade, C 28, 9, 11 % low): the "
+           "slowest element, whose -Z'' maximum lies just below 10 mHz, trades against C. "
+           "Noise-free the peak is 0.06 decade off; the same with the C prior log-uniform, the "
+           "slow tail prior at 0-4 per decade, 8 tau points per decade, or the smoothness fixed "
+           "at 7, 12 or 20")
 
 
 @pytest.mark.parametrize("name", [pytest.param(c, marks=_KNOWN_GAP) if c == "three_process"

@@ -135,8 +135,10 @@ def test_drt_prior_matches_the_model_log_density():
         d = th["f"] - gen.level_mean
         _, logdet = np.linalg.slogdet(prec)
         out = 0.5 * logdet - 0.5 * d @ prec @ d
-        out += stats.lognorm.logpdf(th["smoothness"], hyp["smoothness_log_sd"],
-                                    scale=np.exp(hyp["smoothness_log_median"]))
+        # the model's coordinate is z = (ln smoothness - median) / sd: the density of ln
+        # smoothness (a linear map of z: a constant Jacobian)
+        out += stats.norm.logpdf(np.log(th["smoothness"]), hyp["smoothness_log_median"],
+                                 hyp["smoothness_log_sd"])
         for name, scale in (("r_inf_rel", pri["r_inf_scale"]),
                             ("l_rel", pri["inductance_scale"]),
                             ("elastance_rel", pri["elastance_scale"]),
@@ -146,7 +148,9 @@ def test_drt_prior_matches_the_model_log_density():
         return out
 
     def model_logp(th):
-        point = {"smoothness_log__": np.log([th["smoothness"]]), "f_group": th["f"][None, :]}
+        hyp = gen.preset["hyperpriors"]
+        z = (np.log(th["smoothness"]) - hyp["smoothness_log_median"]) / hyp["smoothness_log_sd"]
+        point = {"smoothness_z": np.array([z]), "f_group": th["f"][None, :]}
         for name in ("r_inf_rel", "l_rel", "elastance_rel", "sigma_const", "sigma_prop"):
             point[f"{name}_log__"] = np.log([th[name]])
         assert set(point) == {v.name for v in model.value_vars}

@@ -23,6 +23,7 @@ importance ratios of its draws spread by ~300 against ~13 with the smoothness at
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ from scipy import optimize
 from .._packed import pack_values
 from ..inference import finite_difference_hessian
 
-__all__ = ["laplace_draws"]
+__all__ = ["laplace_draws", "empirical_bayes_hyperparameters"]
 
 
 def _set_shared(compiled: Any, values: dict[str, np.ndarray]) -> None:
@@ -86,6 +87,10 @@ def initial_point(compiled: Any, values: dict[str, np.ndarray],
     n_group = int(gidx.max()) + 1
     init["f_group"] = np.array([f_rows[gidx == g].mean(0) for g in range(n_group)])
     init["smoothness"] = np.full(n_group, float(smoothness))
+    sd = np.asarray(values["smoothness_log_sd"], dtype=float)
+    init["smoothness_z"] = np.where(
+        sd > 0, (np.log(smoothness) - values["smoothness_log_mu"]) / np.where(sd > 0, sd, 1.0),
+        0.0)
     if preset is not None:
         from .model import field_parameterization, field_to_raw
 
@@ -119,15 +124,13 @@ def _hyper_bounds(compiled: Any, preset: dict[str, Any] | None) -> np.ndarray:
     if preset is None:
         return b
     names, slices, _ = compiled.shape_info
-    hyp = preset["hyperpriors"]
-    mu, sd = float(hyp["smoothness_log_median"]), float(hyp["smoothness_log_sd"])
     for name, sl in zip(names, slices, strict=True):
         if sl.start >= n:
             break
-        if name == "smoothness_log__":
-            b[sl] = (mu - 2.5 * sd, mu + 2.5 * sd)
-        elif name == "cell_sd_log__" and "hierarchy" in preset:
-            b[sl] = (-np.inf, float(np.log(3.0 * preset["hierarchy"]["cell_sd_scale"])))
+        if name == "smoothness_z":  # ln smoothness in prior sd from the prior median
+            b[sl] = (-2.5, 2.5)
+        elif name == "cell_sd_raw_log__":  # cell sd in units of its prior scale
+            b[sl] = (-np.inf, float(np.log(3.0)))
     return b
 
 
@@ -179,8 +182,8 @@ def laplace_draws(compiled: Any, values: dict[str, np.ndarray], *, n_draws: int,
 
     bounds = _hyper_bounds(compiled, preset)
     names, slices, _ = compiled.shape_info
-    if "cell_sd_log__" in names:  # a hierarchical model: its cell sd (a scalar) by EB
-        cell_sd = slices[names.index("cell_sd_log__")].start
+    if "cell_sd_raw_log__" in names:  # a hierarchical model: its cell sd (a scalar) by EB
+        cell_sd = slices[names.index("cell_sd_raw_log__")].start
         return _laplace_empirical_bayes(compiled, values, neg, n_draws=n_draws, rng=rng,
                                         smoothness0=smoothness0, preset=preset,
                                         hyper=cell_sd, bounds=bounds)
@@ -247,9 +250,8 @@ def _laplace_empirical_bayes(compiled: Any, values: dict[str, np.ndarray], neg: 
                              bounds: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Laplace draws of a hierarchical model, its cell sd (coordinate ``hyper``) by EB."""
     x0 = initial_point(compiled, values, smoothness0, preset)
-    if preset is not None:  # initial_point leaves the cell sd at 1: start at its prior median
-        x0[hyper] = float(np.log(0.674 * preset["hierarchy"]["cell_sd_scale"]))
-    x, w, vecs, ok, (n_hyper, n_newton) = _empirical_bayes_mode(neg, x0, hyper, bounds)
+    x0[hyper] = float(np.log(0.674))  # the cell sd (in prior scales) at its prior median
+    x, w, vecs, ok, (n_hyper, n_newton) = _empirical_bayes_mode(neg, x0, [hyper], bounds)
     rest = np.delete(np.arange(x.size), hyper)
     z = rng.standard_normal((n_draws, rest.size))
     xs = np.repeat(x[None, :], n_draws, axis=0)
@@ -260,24 +262,25 @@ def _laplace_empirical_bayes(compiled: Any, values: dict[str, np.ndarray], neg: 
     return _expand(compiled, xs), info
 
 
-def _empirical_bayes_mode(neg: Any, x0: np.ndarray, hyper: int, bounds: np.ndarray
+def _empirical_bayes_mode(neg: Any, x0: np.ndarray, hypers: Sequence[int], bounds: np.ndarray
                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, tuple[int, int]]:
-    """Maximise the Laplace-approximated marginal posterior of one hyperparameter.
+    """Maximise the Laplace-approximated marginal posterior of one or two hyperparameters.
 
-    For the hyperparameter h (coordinate ``hyper``: the log cell sd) the other parameters y
-    are set to their conditional mode y(h) by damped Newton steps projected into ``bounds``
-    (warm-started from the best h so far), and log p(h | data) ~ log p(y(h), h | data) -
-    1/2 log det H_yy(h); a bounded Brent search maximises that over h. Why Newton and not
-    L-BFGS: the conditional posterior is badly scaled (L-BFGS needed ~1600 iterations per h),
-    while the finite-difference Hessian costs only ~2 (n - 1) gradients (~10 ms) and Newton
-    converges from a warm start in ~6 steps (a 2-spectrum group: ~10 evaluations of h, ~75
-    Newton steps, ~1 s).
+    For the hyperparameters h (coordinates ``hypers``: log cell sd, smoothness z) the other
+    parameters y are set to their conditional mode y(h) by damped Newton steps projected into
+    ``bounds`` (warm-started from the best h so far), and log p(h | data) ~ log p(y(h), h |
+    data) - 1/2 log det H_yy(h); a bounded Brent search (one h) or Nelder-Mead (two) maximises
+    that. Why Newton and not L-BFGS: the conditional posterior is badly scaled (L-BFGS needed
+    ~1600 iterations per h), while the finite-difference Hessian costs only ~2 (n - 1)
+    gradients (~10 ms) and Newton converges from a warm start in ~6 steps (a 2-spectrum group:
+    ~10 evaluations of h, ~75 Newton steps, ~1 s).
 
     Returns the mode x (with h in place), the floored eigenvalues and eigenvectors of H_yy
     there, whether the searches converged, and the numbers of evaluations of h and of Newton
     steps.
     """
-    rest = np.delete(np.arange(x0.size), hyper)
+    hypers = np.asarray(hypers, dtype=int)
+    rest = np.delete(np.arange(x0.size), hypers)
     state: dict[str, Any] = {"n": 0, "ok": True, "newton": 0, "best": np.inf}
 
     def conditional_mode(x: np.ndarray, max_steps: int = 40
@@ -305,15 +308,16 @@ def _empirical_bayes_mode(neg: Any, x0: np.ndarray, hyper: int, bounds: np.ndarr
         w, v, _ = _floored_eigh(finite_difference_hessian(neg, x, rest))
         return x, w, v, False
 
-    lo = bounds[hyper, 0] if np.isfinite(bounds[hyper, 0]) else np.log(1e-3)  # below 0.1 %:
-    hi = bounds[hyper, 1]                                                      # no deviation
+    # a log cell sd has no lower bound: below 0.1 % there is no deviation to speak of
+    lo = np.where(np.isfinite(bounds[hypers, 0]), bounds[hypers, 0], np.log(1e-3))
+    hi = bounds[hypers, 1]
     x_start = x0.copy()
-    x_start[hyper] = np.clip(x0[hyper], lo, hi)
+    x_start[hypers] = np.clip(x0[hypers], lo, hi)
     state["x"] = conditional_mode(x_start, max_steps=100)[0]
 
-    def neg_marginal(h: float) -> float:
+    def neg_marginal(h: np.ndarray | float) -> float:
         x = state["x"].copy()
-        x[hyper] = h
+        x[hypers] = np.clip(np.atleast_1d(h), lo, hi)
         x, w, _, ok = conditional_mode(x)
         state["n"] += 1
         state["ok"] = state["ok"] and ok
@@ -322,10 +326,91 @@ def _empirical_bayes_mode(neg: Any, x0: np.ndarray, hyper: int, bounds: np.ndarr
             state["best"], state["x"] = val, x
         return val
 
-    res = optimize.minimize_scalar(neg_marginal, method="bounded", bounds=(float(lo), float(hi)),
-                                   options={"xatol": 0.05, "maxiter": 30})
+    if hypers.size == 1:
+        res = optimize.minimize_scalar(neg_marginal, method="bounded",
+                                       bounds=(float(lo[0]), float(hi[0])),
+                                       options={"xatol": 0.05, "maxiter": 30})
+        h_best = np.atleast_1d(res.x)
+    else:
+        res = optimize.minimize(neg_marginal, np.clip(x0[hypers], lo, hi), method="Nelder-Mead",
+                                bounds=list(zip(lo, hi, strict=True)),
+                                options={"xatol": 0.05, "fatol": 1e-3, "maxiter": 80,
+                                         "initial_simplex": _simplex(np.clip(x0[hypers], lo,
+                                                                             hi), 0.5)})
+        h_best = np.asarray(res.x)
     x = state["x"].copy()
-    x[hyper] = res.x
+    x[hypers] = h_best
     x, w, v, ok = conditional_mode(x)
     return x, w, v, bool(res.success and ok and state["ok"]), (int(state["n"]),
                                                               int(state["newton"]))
+
+
+def _simplex(x0: np.ndarray, step: float) -> np.ndarray:
+    """Nelder-Mead start simplex: x0 and x0 + step along each axis."""
+    return np.vstack([x0, x0 + step * np.eye(x0.size)])
+
+
+def empirical_bayes_hyperparameters(compiled: Any, values: dict[str, np.ndarray],
+                                    preset: dict[str, Any]
+                                    ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]:
+    """The smoothness (and a hierarchical group's cell sd) at their marginal posterior mode.
+
+    For a model of one group (one spectrum, or one hierarchical (design, SOC) group): all other
+    parameters are integrated out by a Laplace approximation at their conditional mode, and the
+    marginal posterior of the hyperparameters, hyperpriors included, is maximised (type-II MAP,
+    as in the hierarchical Bayesian DRT of Effat & Ciucci 2017). Why not sample them: their
+    posteriors are close to their priors, and NUTS moves a scale hyperparameter of ~60 field
+    values slowly (E-BFMI 0.2-0.3, bulk ESS 130-330 of 4000 draws on the 2-ZARC benchmark,
+    divergences in the upper tail of a cell sd), while conditional on them the field mixes
+    well (bulk ESS ~1000-2000, no divergences; docs/model.md, "Hyperparameters").
+
+    Returns
+    -------
+    fixed_values
+        The ``pm.Data`` entries that fix the hyperparameters at the mode (``smoothness_log_mu``
+        and ``smoothness_log_sd`` = 0; ``cell_sd_fixed`` and ``cell_sd_scale`` = 0).
+    x
+        The conditional mode of all other coordinates there (unconstrained space), with the
+        now decoupled ``smoothness_z`` and ``cell_sd_raw`` coordinates at their prior centre.
+    info
+        ``smoothness``, ``cell_sd`` (hierarchical), ``converged``, ``hyper_evaluations``,
+        ``newton_steps``.
+    """
+    _set_shared(compiled, values)
+    fn = compiled.logp_func
+    n = compiled.n_dim
+
+    def neg(x: np.ndarray) -> tuple[float, np.ndarray]:
+        lp, g = fn(x)
+        lp = float(lp)
+        if not np.isfinite(lp):
+            return 1e300, np.zeros(n)
+        return -lp, -np.asarray(g, dtype=float)
+
+    names, slices, _ = compiled.shape_info
+    sl = slices[names.index("smoothness_z")]
+    if sl.stop - sl.start != 1:
+        raise ValueError("empirical_bayes_hyperparameters needs a model of one group")
+    hypers = [sl.start]
+    bounds = _hyper_bounds(compiled, preset)
+    mu = float(np.ravel(values["smoothness_log_mu"])[0])
+    sd = float(np.ravel(values["smoothness_log_sd"])[0])
+    x0 = initial_point(compiled, values, float(np.exp(mu)), preset)
+    hierarchical = "cell_sd_raw_log__" in names
+    if hierarchical:   # initial_point leaves the cell sd at 1 prior scale: its prior median
+        i_cell = slices[names.index("cell_sd_raw_log__")].start
+        x0[i_cell] = float(np.log(0.674))
+        hypers.append(i_cell)
+    x, _, _, ok, (n_hyper, n_newton) = _empirical_bayes_mode(neg, x0, hypers, bounds)
+    log_s = mu + sd * float(x[hypers[0]])
+    fixed = {"smoothness_log_mu": np.full(1, log_s), "smoothness_log_sd": np.zeros(1)}
+    info: dict[str, Any] = {"smoothness": float(np.exp(log_s))}
+    x = x.copy()
+    x[hypers[0]] = 0.0
+    if hierarchical:
+        cell_sd = float(values["cell_sd_scale"]) * float(np.exp(x[hypers[1]]))
+        fixed.update(cell_sd_fixed=np.float64(cell_sd), cell_sd_scale=np.float64(0.0))
+        info["cell_sd"] = cell_sd
+        x[hypers[1]] = float(np.log(0.674))
+    info.update(converged=bool(ok), hyper_evaluations=n_hyper, newton_steps=n_newton)
+    return fixed, x, info

@@ -227,7 +227,10 @@ def fit_drt(
     # run in parallel anyway, so BLAS threads would only compete.
     with one_blas_thread():
         inputs = prepare_inputs(freq, zr, zi, gidx, len(g_labels), preset)
-        if _per_group(preset) and inputs.n_groups > 1:
+        # hyperparameters by empirical Bayes are searched per group (a search in one or two
+        # dimensions), so those NUTS fits run group by group too
+        by_group = _per_group(preset) or (hyperparameters_by_empirical_bayes(preset) and not fast)
+        if by_group and inputs.n_groups > 1:
             t_compiled = time.perf_counter()  # one model per group, compiled in the loop
             raw, stats, fit_info = _fit_each_group(inputs, preset, seed, settings)
             cache_hit = fit_info.pop("all_cached")
@@ -280,6 +283,17 @@ def _per_group(preset: dict[str, Any]) -> bool:
             and str(preset.get("hierarchy", {}).get("hyperparameters", "shared")) == "per_group")
 
 
+def hyperparameters_by_empirical_bayes(preset: dict[str, Any]) -> bool:
+    """Whether NUTS fits take the smoothness (and a hierarchical cell sd) at their marginal
+    posterior mode (preset ``[hyperpriors] inference = "empirical_bayes"``) or sample them
+    (``"sampled"``, the default of a preset that does not say)."""
+    value = str(preset["hyperpriors"].get("inference", "sampled"))
+    if value not in ("sampled", "empirical_bayes"):
+        raise PresetError(f"preset {preset.get('name')!r}: [hyperpriors] inference = "
+                          f"{value!r}; use 'sampled' or 'empirical_bayes'")
+    return value == "empirical_bayes"
+
+
 def _fit_one(compiled: Any, inputs: ModelInputs, preset: dict[str, Any], seed: int,
              settings: dict[str, Any]) -> tuple[dict[str, np.ndarray], Any, dict[str, Any]]:
     """Draws of one compiled model: NUTS, or MAP + Laplace with ``settings["fast"]``.
@@ -292,20 +306,32 @@ def _fit_one(compiled: Any, inputs: ModelInputs, preset: dict[str, Any], seed: i
         raw, info = laplace_draws(compiled, inputs.data_values(),
                                   n_draws=settings["n_draws"], seed=seed, preset=preset)
         return raw, None, {"laplace": info}
+    from .._packed import pack_values
     from ..inference import sample_nuts
-    from .fast import initial_point
+    from .fast import empirical_bayes_hyperparameters, initial_point
 
-    # chains start around a smoothed least-squares DRT rather than the prior's flat level:
-    # warm-up then does not have to climb out of the smoothness funnel's neck
-    init = initial_point(compiled, inputs.data_values(), smoothness=float(
-        np.exp(preset["hyperpriors"]["smoothness_log_median"])), preset=preset)
+    info: dict[str, Any] = {}
+    if hyperparameters_by_empirical_bayes(preset):
+        # the hyperparameters at their marginal posterior mode, then NUTS for everything else
+        # given them, starting at the conditional mode found on the way
+        values = inputs.data_values()
+        t_eb = time.perf_counter()
+        fixed, init, eb = empirical_bayes_hyperparameters(compiled, values, preset)
+        eb["search_s"] = round(time.perf_counter() - t_eb, 3)
+        compiled = compiled.with_data(**pack_values({**values, **fixed}))
+        info["empirical_bayes"] = eb
+    else:
+        # chains start around a smoothed least-squares DRT rather than the prior's flat level:
+        # warm-up then does not have to climb out of the smoothness funnel's neck
+        init = initial_point(compiled, inputs.data_values(), smoothness=float(
+            np.exp(preset["hyperpriors"]["smoothness_log_median"])), preset=preset)
     trace = sample_nuts(
         _start_near(compiled, init), draws=settings["n_draws"], tune=settings["tune"],
         chains=settings["chains"], seed=seed, target_accept=settings["target_accept"],
         progress=settings["progress"])
     post = trace["posterior"]
     raw = {k: np.asarray(post[k].values) for k in post.data_vars}
-    return raw, trace["sample_stats"].to_dataset(), {}
+    return raw, trace["sample_stats"].to_dataset(), info
 
 
 def _fit_each_group(inputs: ModelInputs, preset: dict[str, Any], seed: int,
@@ -343,11 +369,13 @@ def _fit_each_group(inputs: ModelInputs, preset: dict[str, Any], seed: int,
             for (rows, *_), a in zip(parts, arrs, strict=True):
                 out[:, :, rows] = a
             raw[name] = out
-        elif name in ("f_group", "smoothness", "f_modes", "f_raw"):
+        elif name in ("f_group", "smoothness", "smoothness_z", "f_modes", "f_raw"):
             raw[name] = np.concatenate(arrs, axis=2)        # along the group axis
         else:                                               # group scalars: cell_sd, nu
             raw[name] = np.stack(arrs, axis=2)
     info: dict[str, Any] = {"all_cached": all_cached, "fit_per_group": True}
+    if any("empirical_bayes" in p[3] for p in parts):
+        info["empirical_bayes"] = [p[3].get("empirical_bayes") for p in parts]
     if settings["fast"]:
         info["laplace"] = [p[3]["laplace"] for p in parts]
         return raw, None, info

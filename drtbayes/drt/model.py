@@ -44,7 +44,7 @@ from .kernels import drt_kernels, second_difference, smooth_basis
 __all__ = ["ModelInputs", "prepare_inputs", "build_model", "spectrum_log_gamma", "FREE_VARS"]
 
 #: Names of the sampled variables, as they appear in the PyMC model.
-FREE_VARS = ("f_group", "smoothness", "z_dev", "cell_sd", "r_inf_rel", "l_rel",
+FREE_VARS = ("f_group", "smoothness_z", "z_dev", "cell_sd_raw", "r_inf_rel", "l_rel",
              "elastance_rel", "sigma_const", "sigma_prop", "nu_minus_one")
 
 
@@ -62,6 +62,9 @@ class ModelInputs:
     omega_max: float                  # rad/s
     omega_min: float
     level_mean_base: float = -6.0     # preset log_gamma_level_mean
+    smoothness_log_mu: float = 2.0    # preset smoothness_log_median
+    smoothness_log_sd: float = 0.5    # preset smoothness_log_sd
+    cell_sd_scale: float = 0.0        # preset [hierarchy] cell_sd_scale (0: no pooling)
     tail_decay_per_decade: float = 4.0
     tail_decay_slow_per_decade: float | None = None  # None: same as the fast side
     k_real: np.ndarray = field(init=False)
@@ -112,6 +115,10 @@ class ModelInputs:
             "inv_omega_rel": self.omega_min / omega,
             "group_index": self.group_index.astype(np.int64),
             "level_mean": self.level_mean,
+            "smoothness_log_mu": np.full(self.n_groups, float(self.smoothness_log_mu)),
+            "smoothness_log_sd": np.full(self.n_groups, float(self.smoothness_log_sd)),
+            "cell_sd_scale": np.float64(self.cell_sd_scale),
+            "cell_sd_fixed": np.float64(0.0),
         }
 
 
@@ -138,6 +145,9 @@ def prepare_inputs(frequency_hz: np.ndarray, z_real: np.ndarray, z_imag: np.ndar
         omega_max=float(2 * np.pi * f_obs.max()),
         omega_min=float(2 * np.pi * f_obs.min()),
         level_mean_base=float(preset["priors"]["log_gamma_level_mean"]),
+        smoothness_log_mu=float(preset["hyperpriors"]["smoothness_log_median"]),
+        smoothness_log_sd=float(preset["hyperpriors"]["smoothness_log_sd"]),
+        cell_sd_scale=float(preset.get("hierarchy", {}).get("cell_sd_scale", 0.0)),
         tail_decay_per_decade=float(preset["priors"]["tail_decay_per_decade"]),
         tail_decay_slow_per_decade=(None if "tail_decay_slow_per_decade" not in preset["priors"]
                                     else float(preset["priors"]["tail_decay_slow_per_decade"])),
@@ -177,8 +187,13 @@ def build_model(inputs: ModelInputs, preset: dict[str, Any]):
 
         # one smoothness per (design, SOC) group, so that groups fitted as separate models
         # (`[hierarchy] hyperparameters = "per_group"`, see fit.py) merge into one result
-        smoothness = pm.LogNormal("smoothness", mu=float(hyp["smoothness_log_median"]),
-                                  sigma=float(hyp["smoothness_log_sd"]), dims="group")
+        # ln smoothness = mu + sd * z with z ~ N(0, 1) and (mu, sd) data: (prior median, prior
+        # sd) gives the LogNormal hyperprior (sampled, or searched by empirical Bayes), (ln of
+        # the empirical-Bayes value, 0) the fit conditional on it; one compiled model serves both
+        smoothness_z = pm.Normal("smoothness_z", 0.0, 1.0, dims="group")
+        smoothness = pm.Deterministic(
+            "smoothness", pt.exp(data["smoothness_log_mu"]
+                                 + data["smoothness_log_sd"] * smoothness_z), dims="group")
         rw_sd = smoothness[:, None] * h_dec**1.5                      # (G, 1)
         if field_parameterization(preset) == "noncentered":
             # f - level = V diag(s) z with D'D = V diag(eig) V' and s = (1/level_sd^2 +
@@ -208,7 +223,12 @@ def build_model(inputs: ModelInputs, preset: dict[str, Any]):
         if hierarchical:
             hie = preset["hierarchy"]
             basis = deviation_basis(inputs, preset)
-            cell_sd = pm.HalfNormal("cell_sd", sigma=float(hie["cell_sd_scale"]))
+            # cell_sd = scale * raw + fixed with raw ~ HalfNormal(1) and (scale, fixed) data:
+            # (prior scale, 0) gives the HalfNormal prior, (0, empirical-Bayes value) the fit
+            # conditional on it (see fit.py); one compiled model serves both
+            cell_sd_raw = pm.HalfNormal("cell_sd_raw", sigma=1.0)
+            cell_sd = pm.Deterministic("cell_sd", data["cell_sd_scale"] * cell_sd_raw
+                                       + data["cell_sd_fixed"])
             z_dev = pm.Normal("z_dev", 0.0, 1.0, shape=(n_spec, basis.shape[1]))
             f_spec = f_group[data["group_index"]] + cell_sd * pt.dot(z_dev, basis.T)
         else:

@@ -64,6 +64,9 @@ def build_tree(inputs: ModelInputs, preset: dict[str, Any], raw: dict[str, np.nd
                        {"units": "ln(ohm) per decade^1.5",
                         "long_name": "curvature scale of ln gamma (inferred regularisation)"}),
     }
+    if method == "nuts" and str(preset["hyperpriors"].get("inference")) == "empirical_bayes":
+        # fixed at the mode of their marginal posterior (fit.py): say so where they are read
+        post["smoothness"][2]["inference"] = "empirical Bayes (marginal posterior mode)"
     z_re = zs * (raw["r_inf_rel"][..., None] + np.exp(f_spec) @ inputs.k_real.T)
     z_im = zs * (np.exp(f_spec) @ inputs.k_imag.T)
     omega = 2 * np.pi * inputs.frequency_hz
@@ -80,6 +83,8 @@ def build_tree(inputs: ModelInputs, preset: dict[str, Any], raw: dict[str, np.nd
         post["cell_sd"] = (cd + (("group",) if raw["cell_sd"].ndim == 3 else ()),
                            raw["cell_sd"],
                            {"units": "1", "long_name": "sd of a cell's ln gamma deviation"})
+        if "inference" in post["smoothness"][2]:
+            post["cell_sd"][2]["inference"] = post["smoothness"][2]["inference"]
     if "nu_minus_one" in raw:
         post["nu"] = (cd + (("group",) if raw["nu_minus_one"].ndim == 3 else ()),
                       1.0 + raw["nu_minus_one"], {"long_name": "Student-t dof"})

@@ -706,6 +706,17 @@ def plot_diagnostics(
             ess = arviz_stats.ess(sub, sample_dims=["chain", "draw"], method="bulk")
         rng = np.random.default_rng(0)  # jitter only: fixed so the figure is reproducible
         for y, v in zip(ypos, var_names, strict=True):
+            flat = np.asarray(post[v].transpose("chain", "draw", ...).values, dtype=float)
+            flat = flat.reshape(flat.shape[0] * flat.shape[1], -1)
+            if flat.size and np.all(np.ptp(flat, axis=0) == 0):
+                # a value that does not vary over the draws has no R-hat or ESS: say why
+                why = ("fixed: empirical Bayes" if "inference" in post[v].attrs
+                       else "constant over the draws")
+                for axx in (ax_r, ax_e):
+                    axx.text(0.03, y, why, ha="left", va="center",
+                             transform=axx.get_yaxis_transform(), fontsize=FONT_SIZE,
+                             color="0.4")
+                continue
             for axx, name, stat, worst, ok in (
                 (ax_r, "R-hat", rhat, np.nanmax, lambda w: w <= rhat_max),
                 (ax_e, "ESS", ess, np.nanmin, lambda w: w >= ess_min),
@@ -713,7 +724,7 @@ def plot_diagnostics(
                 vals = np.asarray(stat[v].values, dtype=float).ravel()
                 vals = vals[np.isfinite(vals)]
                 if not vals.size:
-                    axx.text(0.03, y, "n/a (constant or NaN)", ha="left", va="center",
+                    axx.text(0.03, y, "n/a (NaN)", ha="left", va="center",
                              transform=axx.get_yaxis_transform(), fontsize=FONT_SIZE,
                              color="0.4")
                     continue
