@@ -403,6 +403,27 @@ def test_diagnostics_thresholds_and_divergences(tree, tmp_path):
     _save(fig, "diagnostics", tmp_path)
 
 
+def test_diagnostics_fixed_hyperparameter_has_no_markers(tree):
+    """A hyperparameter taken by empirical Bayes is constant over the draws: its row says so
+    and carries no R-hat / ESS marker (a constant's ESS is undefined, not 'good')."""
+    t = tree.copy()
+    post = t["posterior"].to_dataset()
+    post["smoothness"] = xr.full_like(post["r_inf"], 7.5).assign_attrs(
+        inference="empirical Bayes (marginal posterior mode)")
+    t["posterior"] = xr.DataTree(post)
+    fig = plot_diagnostics(_Result(t))
+    ax_r, ax_e, _ = fig.axes
+    for ax in (ax_r, ax_e):
+        texts = [tx.get_text() for tx in ax.texts]
+        assert "fixed: empirical Bayes" in texts
+        names = [tl.get_text() for tl in ax_r.get_yticklabels()]
+        row = names.index("smoothness")
+        y = ax_r.get_yticks()[row]
+        markers = [c for c in ax.collections if c.get_offsets().shape[0] == 1]
+        assert not any(np.isclose(float(c.get_offsets()[0, 1]), y) for c in markers)
+    assert "gate 1.01" in [tx.get_text() for tx in ax_r.texts]
+
+
 def test_diagnostics_one_chain_says_why():
     t = make_tree()
     post = t["posterior"].to_dataset().isel(chain=[0])

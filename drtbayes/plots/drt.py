@@ -744,8 +744,11 @@ def plot_diagnostics(
         ax_r.set_xlim(min(lo_r, 0.999), max(hi_r, rhat_max + 0.004))
         lo_e, hi_e = ax_e.get_xlim()
         ax_e.set_xlim(min(lo_e, ess_min / 2), max(hi_e, ess_min * 2))
-        legend(ax_r, loc="lower right")
-        legend(ax_e, loc="lower right")
+        # the thresholds named at the top of their lines, not in a legend box that would
+        # cover the rows' texts ("fixed: empirical Bayes")
+        for axx, x in ((ax_r, rhat_max), (ax_e, ess_min)):
+            axx.text(x, 1.005, f"gate {x:g}", transform=axx.get_xaxis_transform(), ha="center",
+                     va="bottom", fontsize=FONT_SIZE, color="#d1495b")
     else:
         why = (f"R-hat and ESS need ≥ 2 chains;\nthis posterior has {n_chain or 'no'} "
                f"chain(s) (method: {tree.attrs.get('method', 'unknown')})")
