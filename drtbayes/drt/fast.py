@@ -141,7 +141,8 @@ def _on_bound(x: np.ndarray, bounds: np.ndarray) -> bool:
 
 def laplace_draws(compiled: Any, values: dict[str, np.ndarray], *, n_draws: int, seed: int,
                   n_starts: int = 1, smoothness0: float = 7.0,
-                  preset: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+                  preset: dict[str, Any] | None = None
+                  ) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Laplace-approximation draws of every model variable.
 
     Parameters

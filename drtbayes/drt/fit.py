@@ -2,8 +2,8 @@
 
 Compiled models are cached per process, keyed by (preset text, n_spectra, n_frequency, n_tau,
 n_groups): all data (impedances, kernels, masks, group index, prior level) live in one
-``pm.Data`` container (see ``drtbayes._packed``) and are swapped in with nutpie's ``with_data``, so a later fit of a same-shaped
-stack costs sampling only.
+``pm.Data`` container (see ``drtbayes._packed``) and are swapped in with nutpie's
+``with_data``, so a later fit of a same-shaped stack costs sampling only.
 """
 
 from __future__ import annotations

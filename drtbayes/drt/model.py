@@ -165,7 +165,6 @@ def build_model(inputs: ModelInputs, preset: dict[str, Any]):
     import pytensor.tensor as pt
 
     pri = preset["priors"]
-    hyp = preset["hyperpriors"]
     noi = preset["noise"]
     mdl = preset["model"]
     lik = preset["likelihood"]
@@ -221,7 +220,6 @@ def build_model(inputs: ModelInputs, preset: dict[str, Any]):
                 + 0.5 * pt.sum(pt.log1p(eig_dd[None, :] * level_sd**2 / rw_sd**2)),
             )
         if hierarchical:
-            hie = preset["hierarchy"]
             basis = deviation_basis(inputs, preset)
             # cell_sd = scale * raw + fixed with raw ~ HalfNormal(1) and (scale, fixed) data:
             # (prior scale, 0) gives the HalfNormal prior, (0, empirical-Bayes value) the fit

@@ -354,8 +354,9 @@ class DRTResult:
     def apply_gate(self) -> bool:
         """Compute per-spectrum diagnostics, store them in ``attrs["diagnostics"]``, warn on
         failure (:class:`~drtbayes.errors.SamplingWarning`); True when all pass."""
-        from ..inference import chain_diagnostics, gate
         import tomllib
+
+        from ..inference import chain_diagnostics, gate
 
         post = self.posterior
         try:
