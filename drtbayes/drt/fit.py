@@ -196,6 +196,14 @@ def fit_drt(
         Input that is not a spectrum, fewer than 10 usable points, bad frequencies.
     PresetError
         Unknown or invalid preset, or a non-DRT preset.
+
+    Notes
+    -----
+    With the shipped presets (``[hyperpriors] inference = "empirical_bayes"``) a NUTS fit
+    first takes the smoothness, and in a hierarchical group the cell sd, at the mode of their
+    Laplace-approximated marginal posterior, then samples everything else given them; the
+    values are in ``attrs["timing"]["empirical_bayes"]`` and the posterior's ``smoothness`` /
+    ``cell_sd`` are constant. ``"sampled"`` samples them too (docs/model.md).
     """
     from ..presets import load_preset
 
