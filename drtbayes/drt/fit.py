@@ -292,9 +292,12 @@ def _per_group(preset: dict[str, Any]) -> bool:
 
 
 def hyperparameters_by_empirical_bayes(preset: dict[str, Any]) -> bool:
-    """Whether NUTS fits take the smoothness (and a hierarchical cell sd) at their marginal
-    posterior mode (preset ``[hyperpriors] inference = "empirical_bayes"``) or sample them
-    (``"sampled"``, the default of a preset that does not say)."""
+    """Whether NUTS fits take the hyperparameters at their marginal posterior mode.
+
+    Preset ``[hyperpriors] inference``: ``"empirical_bayes"`` (the smoothness and a
+    hierarchical cell sd at the mode) or ``"sampled"`` (the default of a preset that does not
+    say).
+    """
     value = str(preset["hyperpriors"].get("inference", "sampled"))
     if value not in ("sampled", "empirical_bayes"):
         raise PresetError(f"preset {preset.get('name')!r}: [hyperpriors] inference = "
