@@ -23,7 +23,7 @@ importance ratios of its draws spread by ~300 against ~13 with the smoothness at
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,6 +41,27 @@ def _set_shared(compiled: Any, values: dict[str, np.ndarray]) -> None:
         if var.name in values:
             old = var.get_value()
             var.set_value(np.asarray(values[var.name], dtype=old.dtype))
+
+
+def _negative_log_density(compiled: Any, values: dict[str, np.ndarray]
+                          ) -> Callable[[np.ndarray], tuple[float, np.ndarray]]:
+    """-log p and its gradient at an unconstrained point, with ``values`` as the model's data.
+
+    A non-finite log density (outside the support, overflow) becomes a huge value with a zero
+    gradient, so that line searches step back instead of failing.
+    """
+    _set_shared(compiled, values)
+    fn = compiled.logp_func
+    n = compiled.n_dim
+
+    def neg(x: np.ndarray) -> tuple[float, np.ndarray]:
+        lp, g = fn(x)
+        lp = float(lp)
+        if not np.isfinite(lp):
+            return 1e300, np.zeros(n)
+        return -lp, -np.asarray(g, dtype=float)
+
+    return neg
 
 
 def initial_point(compiled: Any, values: dict[str, np.ndarray],
@@ -166,17 +187,9 @@ def laplace_draws(compiled: Any, values: dict[str, np.ndarray], *, n_draws: int,
         ``logp_map``, ``converged``, ``n_dim``, ``min_eig`` (smallest eigenvalue of -H before
         regularisation).
     """
-    _set_shared(compiled, values)
-    fn = compiled.logp_func
+    neg = _negative_log_density(compiled, values)
     n = compiled.n_dim
     rng = np.random.default_rng(seed)
-
-    def neg(x: np.ndarray) -> tuple[float, np.ndarray]:
-        lp, g = fn(x)
-        lp = float(lp)
-        if not np.isfinite(lp):
-            return 1e300, np.zeros(n)
-        return -lp, -np.asarray(g, dtype=float)
 
     def hess_at(x: np.ndarray) -> np.ndarray:
         return finite_difference_hessian(neg, x)  # 2 n gradient calls (~2 ms for n ~ 70)
@@ -377,17 +390,7 @@ def empirical_bayes_hyperparameters(compiled: Any, values: dict[str, np.ndarray]
         ``smoothness``, ``cell_sd`` (hierarchical), ``converged``, ``hyper_evaluations``,
         ``newton_steps``.
     """
-    _set_shared(compiled, values)
-    fn = compiled.logp_func
-    n = compiled.n_dim
-
-    def neg(x: np.ndarray) -> tuple[float, np.ndarray]:
-        lp, g = fn(x)
-        lp = float(lp)
-        if not np.isfinite(lp):
-            return 1e300, np.zeros(n)
-        return -lp, -np.asarray(g, dtype=float)
-
+    neg = _negative_log_density(compiled, values)
     names, slices, _ = compiled.shape_info
     sl = slices[names.index("smoothness_z")]
     if sl.stop - sl.start != 1:

@@ -31,7 +31,12 @@ from ..errors import (
     ValueRangeError,
 )
 from ..inference import check_sampler_settings
-from .model import ModelInputs, build_model, prepare_inputs
+from .model import (
+    ModelInputs,
+    build_model,
+    hyperparameters_by_empirical_bayes,
+    prepare_inputs,
+)
 from .result import DRTResult, build_tree
 
 __all__ = ["fit_drt", "clear_model_cache"]
@@ -289,20 +294,6 @@ def _per_group(preset: dict[str, Any]) -> bool:
     """Hierarchical preset whose hyperparameters are per (design, SOC) group."""
     return (preset["model"]["pooling"] == "hierarchical"
             and str(preset.get("hierarchy", {}).get("hyperparameters", "shared")) == "per_group")
-
-
-def hyperparameters_by_empirical_bayes(preset: dict[str, Any]) -> bool:
-    """Whether NUTS fits take the hyperparameters at their marginal posterior mode.
-
-    Preset ``[hyperpriors] inference``: ``"empirical_bayes"`` (the smoothness and a
-    hierarchical cell sd at the mode) or ``"sampled"`` (the default of a preset that does not
-    say).
-    """
-    value = str(preset["hyperpriors"].get("inference", "sampled"))
-    if value not in ("sampled", "empirical_bayes"):
-        raise PresetError(f"preset {preset.get('name')!r}: [hyperpriors] inference = "
-                          f"{value!r}; use 'sampled' or 'empirical_bayes'")
-    return value == "empirical_bayes"
 
 
 def _fit_one(compiled: Any, inputs: ModelInputs, preset: dict[str, Any], seed: int,

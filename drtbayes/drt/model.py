@@ -288,6 +288,22 @@ def field_parameterization(preset: dict[str, Any]) -> str:
     return value
 
 
+def hyperparameters_by_empirical_bayes(preset: dict[str, Any]) -> bool:
+    """Whether NUTS fits take the hyperparameters at their marginal posterior mode.
+
+    Preset ``[hyperpriors] inference``: ``"empirical_bayes"`` (the smoothness and a
+    hierarchical cell sd at the mode) or ``"sampled"`` (the default of a preset that does not
+    say).
+    """
+    value = str(preset["hyperpriors"].get("inference", "sampled"))
+    if value not in ("sampled", "empirical_bayes"):
+        from ..errors import PresetError
+
+        raise PresetError(f"preset {preset.get('name')!r}: [hyperpriors] inference = "
+                          f"{value!r}; use 'sampled' or 'empirical_bayes'")
+    return value == "empirical_bayes"
+
+
 def _dd_eigen(n_tau: int) -> tuple[np.ndarray, np.ndarray]:
     """Eigenvalues (clipped at 0) and eigenvectors of D'D for the second difference D."""
     d2 = second_difference(n_tau)

@@ -15,7 +15,12 @@ from scipy.signal import find_peaks
 
 from ..errors import DataError
 from .kernels import quadrature_weights
-from .model import ModelInputs, noise_floor, spectrum_log_gamma
+from .model import (
+    ModelInputs,
+    hyperparameters_by_empirical_bayes,
+    noise_floor,
+    spectrum_log_gamma,
+)
 
 __all__ = ["DRTResult", "build_tree", "load_drt", "find_peak_clusters"]
 
@@ -64,7 +69,7 @@ def build_tree(inputs: ModelInputs, preset: dict[str, Any], raw: dict[str, np.nd
                        {"units": "ln(ohm) per decade^1.5",
                         "long_name": "curvature scale of ln gamma (inferred regularisation)"}),
     }
-    if method == "nuts" and str(preset["hyperpriors"].get("inference")) == "empirical_bayes":
+    if method == "nuts" and hyperparameters_by_empirical_bayes(preset):
         # fixed at the mode of their marginal posterior (fit.py): say so where they are read
         post["smoothness"][2]["inference"] = "empirical Bayes (marginal posterior mode)"
     z_re = zs * (raw["r_inf_rel"][..., None] + np.exp(f_spec) @ inputs.k_real.T)
