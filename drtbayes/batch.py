@@ -101,7 +101,7 @@ def _fit_one(unit: _Unit) -> dict[str, Any]:
                 raise OutputExistsError(
                     f"{unit.out_json}: made from another version of {unit.path.name} or with "
                     "other settings (model, seed, --fast, draws/tune/chains/target_accept, "
-                    "reader options); use --force to refit, or another --out folder")
+                    "capacitance, reader options); use --force to refit, or another --out folder")
         # Leftover temporary files of this unit from a killed run (never valid outputs).
         for out in (unit.out_nc, unit.out_json):
             for stale in out.parent.glob(f".{glob.escape(out.name)}.*.tmp"):
@@ -204,7 +204,8 @@ def fit_eis_batch(
     read_kwargs
         Metadata passed to the reader (design, cell, soc, cell_type, imag_sign).
     **sampler
-        draws, tune, chains, target_accept.
+        draws, tune, chains, target_accept; capacitance_f, capacitance_rel_sd (as for
+        :func:`drtbayes.fit_drt`, the same for every file).
 
     Returns
     -------

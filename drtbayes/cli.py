@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 import warnings
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__
-from .errors import DataError, DrtbayesError, DrtbayesWarning
+from .errors import DataError, DrtbayesError, DrtbayesWarning, ValueRangeError
 
 EXIT_USER_ERROR = 2
 
@@ -66,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--target-accept", type=float, default=None, dest="target_accept",
                    help="NUTS step-size target (preset default 0.95; 0.98 against divergences)")
     f.add_argument("--fast", action="store_true", help="approximate posterior (MAP + Laplace)")
+    f.add_argument("--capacitance-f", type=float, default=None, dest="capacitance_f",
+                   help="known series capacitance (F) of every spectrum, e.g. a symmetric "
+                        "cell's chemical capacitance from GITT; a log-normal prior on C")
+    f.add_argument("--capacitance-rel-sd", type=float, default=None, dest="capacitance_rel_sd",
+                   help="sd of ln C of that prior (default 0.1, about 10 %%)")
     f.add_argument("--force", action="store_true", help="overwrite existing outputs")
     f.add_argument("--scheduler", default=None, help="Dask scheduler address (batch mode)")
     f.add_argument("--workers", type=int, default=None, help="local Dask workers (batch mode)")
@@ -149,6 +155,19 @@ def _sampler_kwargs(a: argparse.Namespace) -> dict[str, Any]:
           if getattr(a, k) is not None}
     # checked here once, not per file of a batch (where every file would fail alike)
     check_sampler_settings(kw, label=lambda key: "--" + key.replace("_", "-"))
+    if getattr(a, "capacitance_rel_sd", None) is not None and a.capacitance_f is None:
+        raise ValueRangeError("--capacitance-rel-sd needs --capacitance-f")
+    if getattr(a, "capacitance_f", None) is not None:
+        # checked here once for a batch too (each file would fail alike)
+        if not (math.isfinite(a.capacitance_f) and a.capacitance_f > 0):
+            raise ValueRangeError(f"--capacitance-f {a.capacitance_f:g}: must be > 0 (F)")
+        rel = a.capacitance_rel_sd
+        if rel is not None and not (math.isfinite(rel) and 0 < rel <= 5):
+            raise ValueRangeError(f"--capacitance-rel-sd {rel:g}: the sd of ln C, between 0 "
+                                  "and 5 (0.1 means about 10 %)")
+        kw["capacitance_f"] = a.capacitance_f
+        if a.capacitance_rel_sd is not None:
+            kw["capacitance_rel_sd"] = a.capacitance_rel_sd
     return kw
 
 

@@ -102,6 +102,9 @@ def test_atomic_write_leaves_target_intact_on_failure(tmp_path):
     (["--target-accept", "1.5"], "--target-accept 1.5: must lie strictly between 0 and 1"),
     (["--draws", "0"], "--draws 0: must be at least 1"),
     (["--tune", "-1"], "--tune -1: must be at least 0"),
+    (["--capacitance-f", "-2"], "--capacitance-f -2: must be > 0 (F)"),
+    (["--capacitance-f", "2", "--capacitance-rel-sd", "0"], "--capacitance-rel-sd 0: the sd"),
+    (["--capacitance-rel-sd", "0.2"], "--capacitance-rel-sd needs --capacitance-f"),
 ])
 def test_fit_eis_bad_sampler_option_is_one_line_exit_2(tmp_path, capsys, args, match):
     p = _spectrum_csv(tmp_path / "ok.csv")

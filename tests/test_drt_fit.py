@@ -230,6 +230,50 @@ def test_fast_three_process_recovers_truth():
     json.dumps(js, allow_nan=False)
 
 
+def test_known_capacitance_prior_moves_c_and_the_slow_peak():
+    # noise seed 4: with C free the Laplace fit puts C 25 % low (95 % interval 2.6-3.6 F, truth
+    # 4 F) and the diffusion peak (first ladder element 10.1 s, next to the 16 s window end)
+    # 0.09-0.18 decade early (depending on the draw seed); told C to 10 % both come back
+    # (docs/model.md, "Known series capacitance"). NUTS: test_drt_accuracy.py
+    spec = noisy_spectrum("three_process", seed=4)
+    truth = case("three_process")
+    slow = np.log10(truth["peaks"][-1])
+    out = {}
+    for c in (None, truth["c_f"]):
+        with pytest.warns(ApproximationWarning):
+            res = fit_drt(spec, "drt-single", fast=True, seed=1, progress=False,
+                          capacitance_f=c)
+        summ = res.summary()[res.spectra[0]]
+        found = np.log10([p["tau_s"]["median"] for p in summ["peaks"]])
+        out[c] = (float(found[np.argmin(np.abs(found - slow))] - slow), summ["c"])
+    (err_free, c_free), (err_known, c_known) = out[None], out[truth["c_f"]]
+    assert c_free["median"] < 0.8 * truth["c_f"] and c_free["hdi95"][1] < truth["c_f"]
+    assert err_free < 0 and abs(err_known) <= 0.15
+    lo, hi = c_known["hdi95"]
+    assert lo <= truth["c_f"] <= hi
+    assert json.loads(res.tree.attrs["capacitance_prior"]) == {
+        res.spectra[0]: {"c_f": truth["c_f"], "log_sd": 0.1}}
+
+
+def test_known_capacitance_bad_values_are_data_errors():
+    from drtbayes.errors import ValueRangeError
+    from drtbayes.presets import load_preset
+
+    spec = noisy_spectrum("one_zarc")
+    for kw, match in [({"capacitance_f": -1.0}, "must be > 0 F"),
+                      ({"capacitance_f": "big"}, "not a number"),
+                      ({"capacitance_f": [1.0, 2.0]}, "2 capacitances for 1 spectra"),
+                      ({"capacitance_f": 1.0, "capacitance_rel_sd": 0.0}, "capacitance_rel_sd"),
+                      ({"capacitance_f": 1.0, "capacitance_rel_sd": float("nan")},
+                       "capacitance_rel_sd")]:
+        with pytest.raises(ValueRangeError, match=match):
+            fit_drt(spec, "drt-single", fast=True, progress=False, **kw)
+    no_c = load_preset("drt-single")
+    no_c["model"]["series_capacitance"] = False
+    with pytest.raises(DataError, match="no series capacitance"):
+        fit_drt(spec, no_c, fast=True, progress=False, capacitance_f=1.0)
+
+
 # --------------------------------------------------------------------------- stacks, io
 def test_stack_with_missing_points_hierarchical_roundtrip(tmp_path):
     from drtbayes.io import stack_spectra

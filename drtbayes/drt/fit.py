@@ -165,6 +165,8 @@ def fit_drt(
     fast: bool = False,
     progress: bool = True,
     target_accept: float | None = None,
+    capacitance_f: float | Sequence[float | None] | None = None,
+    capacitance_rel_sd: float = 0.1,
 ) -> DRTResult:
     """Fit the Bayesian DRT model to one or many spectra.
 
@@ -189,6 +191,15 @@ def fit_drt(
         Show the sampler's progress bar.
     target_accept
         Override the preset's step-size adaptation target.
+    capacitance_f
+        A known series capacitance (F): one value for every spectrum, or one per spectrum (None
+        or NaN where unknown), e.g. a symmetric cell's chemical capacitance from the GITT's
+        dQ/dE (half of one electrode's: the two are in series). It enters as a log-normal prior
+        on C; without it C has the preset's weak prior. Why it helps: the slowest DRT peak and
+        C trade against each other at the low-frequency end, and a C left free comes out low
+        (docs/model.md, "Known series capacitance").
+    capacitance_rel_sd
+        The sd of ln C of that prior (about its relative sd; default 0.1 = 10 %).
 
     Returns
     -------
@@ -198,7 +209,8 @@ def fit_drt(
     Raises
     ------
     DataError
-        Input that is not a spectrum, fewer than 10 usable points, bad frequencies.
+        Input that is not a spectrum, fewer than 10 usable points, bad frequencies, a
+        capacitance that is not positive or not one per spectrum.
     PresetError
         Unknown or invalid preset, or a non-DRT preset.
 
@@ -238,8 +250,14 @@ def fit_drt(
     # D'D) to the last draw runs under one BLAS thread: LAPACK's last bits depend on the thread
     # count and the optimiser and sampler amplify them (same seed, same numbers); the chains
     # run in parallel anyway, so BLAS threads would only compete.
+    c_known = _known_capacitance(capacitance_f, capacitance_rel_sd, stack, preset)
     with one_blas_thread():
         inputs = prepare_inputs(freq, zr, zi, gidx, len(g_labels), preset)
+        if c_known is not None:
+            from dataclasses import replace as dc_replace
+
+            inputs = dc_replace(inputs, capacitance_f=c_known,
+                                capacitance_log_sd=float(capacitance_rel_sd))
         # hyperparameters by empirical Bayes are searched per group (a search in one or two
         # dimensions), so those NUTS fits run group by group too
         by_group = _per_group(preset) or (hyperparameters_by_empirical_bayes(preset) and not fast)
@@ -275,6 +293,11 @@ def fit_drt(
         {"draws": settings["n_draws"], "tune": None if fast else settings["tune"],
          "chains": None if fast else settings["chains"],
          "target_accept": None if fast else settings["target_accept"]})
+    if c_known is not None:
+        tree.attrs["capacitance_prior"] = json.dumps(
+            {str(lab): {"c_f": float(c), "log_sd": float(capacitance_rel_sd)}
+             for lab, c in zip(stack["spectrum"].values, c_known, strict=True)
+             if np.isfinite(c)})
     tree.attrs["input_sha256"] = json.dumps(_input_hashes(stack))
     tree.attrs["created_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
     result = DRTResult(tree)
@@ -288,6 +311,39 @@ def fit_drt(
         result.apply_gate()
     result.posterior_predictive_check()
     return result
+
+
+def _known_capacitance(capacitance_f: Any, rel_sd: float, stack: xr.Dataset,
+                       preset: dict[str, Any]) -> np.ndarray | None:
+    """``capacitance_f`` as one value per spectrum (NaN: unknown), checked; None if not given."""
+    if capacitance_f is None:
+        return None
+    n_spec = stack.sizes["spectrum"]
+    if not preset["model"]["series_capacitance"]:
+        raise ValueRangeError(f"fit_drt: capacitance_f given, but preset {preset.get('name')!r} "
+                              "has no series capacitance ([model] series_capacitance = false)")
+    try:
+        c = np.array([np.nan if v is None else float(v)
+                      for v in np.atleast_1d(np.asarray(capacitance_f, dtype=object))])
+    except (TypeError, ValueError):
+        raise ValueRangeError(f"fit_drt: capacitance_f = {capacitance_f!r} is not a number or "
+                              "a list of numbers (F)") from None
+    if c.size == 1:
+        c = np.full(n_spec, c[0])
+    if c.size != n_spec:
+        raise ValueRangeError(f"fit_drt: {c.size} capacitances for {n_spec} spectra; give one "
+                              "value for all or one per spectrum (None where unknown)")
+    bad = (~np.isnan(c)) & ~(np.isfinite(c) & (c > 0))
+    if bad.any():
+        raise ValueRangeError(f"fit_drt: capacitance_f must be > 0 F (got {c[bad][0]!r})")
+    try:
+        rel_sd = float(rel_sd)
+    except (TypeError, ValueError):
+        rel_sd = float("nan")
+    if not (np.isfinite(rel_sd) and 0 < rel_sd <= 5):
+        raise ValueRangeError(f"fit_drt: capacitance_rel_sd = {rel_sd!r}; it is the sd of ln C, "
+                              "between 0 and 5 (0.1 means about 10 %)")
+    return None if np.isnan(c).all() else c
 
 
 def _per_group(preset: dict[str, Any]) -> bool:
@@ -354,7 +410,9 @@ def _fit_each_group(inputs: ModelInputs, preset: dict[str, Any], seed: int,
     for g in range(inputs.n_groups):
         rows = np.flatnonzero(inputs.group_index == g)
         sub = dc_replace(inputs, z_real=inputs.z_real[rows], z_imag=inputs.z_imag[rows],
-                         group_index=np.zeros(rows.size, dtype=np.int64), n_groups=1)
+                         group_index=np.zeros(rows.size, dtype=np.int64), n_groups=1,
+                         capacitance_f=(None if inputs.capacitance_f is None
+                                        else inputs.capacitance_f[rows]))
         _, compiled, hit = _compiled(sub, preset)
         all_cached = all_cached and hit
         seed_g = int(np.random.SeedSequence([int(seed), g]).generate_state(1)[0])

@@ -67,6 +67,9 @@ class ModelInputs:
     cell_sd_scale: float = 0.0        # preset [hierarchy] cell_sd_scale (0: no pooling)
     tail_decay_per_decade: float = 4.0
     tail_decay_slow_per_decade: float | None = None  # None: same as the fast side
+    # a known series capacitance per spectrum (F; NaN: unknown) and the sd of its ln
+    capacitance_f: np.ndarray | None = None
+    capacitance_log_sd: float = 0.1
     k_real: np.ndarray = field(init=False)
     k_imag: np.ndarray = field(init=False)
 
@@ -119,6 +122,21 @@ class ModelInputs:
             "smoothness_log_sd": np.full(self.n_groups, float(self.smoothness_log_sd)),
             "cell_sd_scale": np.float64(self.cell_sd_scale),
             "cell_sd_fixed": np.float64(0.0),
+            **self._capacitance_values(),
+        }
+
+    def _capacitance_values(self) -> dict[str, np.ndarray]:
+        """The known-capacitance factor's data: weight 1 where C is known, its ln elastance."""
+        n_spec = self.z_real.shape[0]
+        c = (np.full(n_spec, np.nan) if self.capacitance_f is None
+             else np.asarray(self.capacitance_f, dtype=float))
+        known = np.isfinite(c)
+        safe = np.where(known, c, 1.0)
+        return {
+            "elastance_known": known.astype(float),
+            "elastance_log_mu": np.where(
+                known, -np.log(self.omega_min * safe * self.z_scale), 0.0),
+            "elastance_log_sd": np.full(n_spec, float(self.capacitance_log_sd)),
         }
 
 
@@ -243,6 +261,17 @@ def build_model(inputs: ModelInputs, preset: dict[str, Any]):
             el = pm.HalfNormal("elastance_rel", sigma=float(pri["elastance_scale"]),
                                dims="spectrum")
             z_im = z_im - el[:, None] * data["inv_omega_rel"][None, :]
+            # a known capacitance (fit_drt(capacitance_f=...), e.g. the chemical capacitance
+            # from the GITT's dQ/dE): a log-normal factor on C where the weight is 1 (the
+            # -ln el makes it exactly LogNormal in el times the flat HalfNormal). Why: at the
+            # low-frequency end C and the slowest DRT peak trade against each other, and the
+            # level prior that shrinks gamma does not shrink C, so an unknown C comes out low
+            # and that peak early (docs/model.md, "Known series capacitance"). Data, not
+            # graph: the same compiled model serves fits with and without it.
+            ln_el = pt.log(el)
+            pm.Potential("capacitance_prior", -pt.sum(data["elastance_known"] * (
+                0.5 * pt.sqr((ln_el - data["elastance_log_mu"]) / data["elastance_log_sd"])
+                + ln_el)))
 
         s_const = pm.HalfNormal("sigma_const", sigma=float(noi["constant_scale"]),
                                 dims="spectrum")
