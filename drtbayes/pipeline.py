@@ -419,13 +419,20 @@ def run_study(
     gitt = inputs["gitt"]
     eis_preset = study.models.get("eis", "drt-hierarchical")
 
+    # known series capacitances of the study file's eis entries, in the order of `spectra`
+    entries = [e for c in study.cells for e in c.eis]
+    c_kw: dict[str, Any] = {}
+    if any(e.capacitance_f is not None for e in entries):
+        c_kw = {"capacitance_f": [e.capacitance_f for e in entries],
+                "capacitance_rel_sd": [e.capacitance_rel_sd for e in entries]}
+
     def do_fit():
         with warnings.catch_warnings():
             # the gate's verdict per spectrum is collected into the run's warnings below (and
             # the report); shown live as well it would be printed twice
             warnings.simplefilter("ignore", SamplingWarning)
             fit = fit_drt(spectra, model=eis_preset, seed=seed, fast=fast, progress=False,
-                          **fit_kw)
+                          **fit_kw, **c_kw)
         fit.tree.attrs["input_sha256"] = json.dumps(inputs["checksums"])
         fit.save(out / "eis_fit.nc", force=True)
         return fit

@@ -45,7 +45,8 @@ _ALLOWED: dict[str, set[str]] = {
     "bands": {"processes", "policy"},
     "checks": {"kk_threshold", "kk_strict"},
     "cells": {"design", "cell", "gitt", "eis", "capacity_mah", "area_cm2", "temperature_c"},
-    "eis": {"file", "soc", "cell_type", "temperature_c", "imag_sign"},
+    "eis": {"file", "soc", "cell_type", "temperature_c", "imag_sign", "capacitance_f",
+            "capacitance_rel_sd"},
 }
 
 COMPONENTS = ("R1", "R2", "R3", "total")
@@ -60,6 +61,8 @@ class EISEntry:
     cell_type: str = "symmetric"
     temperature_c: float = math.nan
     imag_sign: str = "auto"
+    capacitance_f: float | None = None   # known series capacitance (F): a prior on C
+    capacitance_rel_sd: float = 0.1      # sd of ln C of that prior
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,22 @@ def _file(value: Any, key: str, base: Path, path: Path) -> Path:
     return p
 
 
+def _capacitance(e: dict[str, Any], where: str, path: Path) -> dict[str, float]:
+    """An eis entry's known series capacitance and the sd of its ln (checked)."""
+    out: dict[str, float] = {}
+    if "capacitance_f" in e:
+        out["capacitance_f"] = _number(e["capacitance_f"], where + "capacitance_f", path)
+    if "capacitance_rel_sd" in e:
+        if "capacitance_f" not in e:
+            raise StudyFileError(f"{path}: {where}capacitance_rel_sd needs {where}capacitance_f")
+        sd = _number(e["capacitance_rel_sd"], where + "capacitance_rel_sd", path)
+        if sd > 5:
+            raise StudyFileError(f"{path}: {where}capacitance_rel_sd = {sd} is the sd of ln C; "
+                                 "it must be in (0, 5] (0.1 means about 10 %)")
+        out["capacitance_rel_sd"] = sd
+    return out
+
+
 def load_study(path: str | Path) -> Study:
     """Read and validate a study file.
 
@@ -245,6 +264,7 @@ def load_study(path: str | Path) -> Study:
                     cell_type=cell_type,
                     temperature_c=float(e.get("temperature_c", c.get("temperature_c", temp))),
                     imag_sign=str(e.get("imag_sign", "auto")),
+                    **_capacitance(e, ew, path),
                 )
             )
         cap = (

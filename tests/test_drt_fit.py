@@ -262,7 +262,7 @@ def test_known_capacitance_bad_values_are_data_errors():
     spec = noisy_spectrum("one_zarc")
     for kw, match in [({"capacitance_f": -1.0}, "must be > 0 F"),
                       ({"capacitance_f": "big"}, "not a number"),
-                      ({"capacitance_f": [1.0, 2.0]}, "2 capacitances for 1 spectra"),
+                      ({"capacitance_f": [1.0, 2.0]}, "2 values of capacitance_f for 1 spectra"),
                       ({"capacitance_f": 1.0, "capacitance_rel_sd": 0.0}, "capacitance_rel_sd"),
                       ({"capacitance_f": 1.0, "capacitance_rel_sd": float("nan")},
                        "capacitance_rel_sd")]:

@@ -216,3 +216,30 @@ def test_gate_advice_follows_the_failed_check():
                          ) == ["rhat", "ess", "divergences"]
     assert gate_failures({"rhat_max": 1.0, "ess_bulk_min": 900.0, "divergences": 0}) == []
 
+
+
+def test_known_capacitances_of_the_study_file_reach_the_eis_fit(study, tmp_path, monkeypatch):
+    import re
+    import shutil
+
+    import drtbayes.drt
+
+    root = tmp_path / "s"
+    shutil.copytree(study.parent, root)
+    path = root / "study.toml"
+    text = path.read_text()
+    # the first spectrum of the first cell gets a known C, the others stay unknown
+    text = re.sub(r"(soc = \d+) \}", r"\1, capacitance_f = 3.5, capacitance_rel_sd = 0.2 }",
+                  text, count=1)
+    path.write_text(text)
+    seen = {}
+
+    def fake_fit(spectra, **kw):
+        seen.update(kw, n=len(spectra))
+        raise RuntimeError("stop after the call")
+
+    monkeypatch.setattr(drtbayes.drt, "fit_drt", fake_fit)
+    with pytest.raises(RuntimeError, match="stop after the call"):
+        run_study(path, tmp_path / "out", seed=5, fast=True, quiet=True)
+    assert seen["capacitance_f"] == [3.5] + [None] * (seen["n"] - 1)
+    assert seen["capacitance_rel_sd"] == [0.2] + [0.1] * (seen["n"] - 1)

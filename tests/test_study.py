@@ -59,6 +59,7 @@ def test_good_study_loads(tmp_path):
     assert s1.eis[1].cell_type == "half" and s1.eis[0].cell_type == "symmetric"
     assert l1.eis[0].temperature_c == 25 and math.isnan(s1.eis[0].temperature_c)
     assert len(st.input_files()) == 5
+    assert s1.eis[0].capacitance_f is None and s1.eis[0].capacitance_rel_sd == 0.1
     assert st.settings()["cells"][0]["design"] == "S_SE"
 
 
@@ -74,6 +75,12 @@ def test_good_study_loads(tmp_path):
         (lambda t: t.replace("capacity_mah = 2.4", 'capacity_mah = "big"'), "study.capacity_mah"),
         (lambda t: t.replace('cell_type = "half"', 'cell_type = "full"'), "cell_type"),
         (lambda t: t + "\n[unknown]\n", "unknown key 'unknown'"),
+        (lambda t: t.replace("temperature_c = 25", "capacitance_f = -1.0"),
+         "cells[1].eis[0].capacitance_f must be a positive finite number"),
+        (lambda t: t.replace("temperature_c = 25", "capacitance_rel_sd = 0.2"),
+         "cells[1].eis[0].capacitance_rel_sd needs cells[1].eis[0].capacitance_f"),
+        (lambda t: t.replace("temperature_c = 25", "capacitance_f = 4.0, capacitance_rel_sd = 9"),
+         "must be in (0, 5]"),
         (lambda t: t.replace("[study]", "[study"), "not valid TOML"),
         (lambda t: t.replace('cell = "L1"', 'cell = "S1"').replace('design = "L_SE"', 'design = "S_SE"'),
          "listed twice"),
@@ -84,6 +91,14 @@ def test_bad_study_names_the_problem(tmp_path, edit, fragment):
     with pytest.raises(StudyFileError, match=None) as info:
         load_study(path)
     assert fragment in str(info.value)
+
+
+def test_known_capacitance_per_spectrum(tmp_path):
+    text = GOOD.replace("temperature_c = 25", "capacitance_f = 4.2, capacitance_rel_sd = 0.2")
+    st = load_study(_make(tmp_path, text))
+    e = st.cells[1].eis[0]
+    assert (e.capacitance_f, e.capacitance_rel_sd) == (4.2, 0.2)
+    assert st.settings()["cells"][1]["eis"][0]["capacitance_f"] == 4.2
 
 
 def test_missing_study_file(tmp_path):

@@ -166,7 +166,7 @@ def fit_drt(
     progress: bool = True,
     target_accept: float | None = None,
     capacitance_f: float | Sequence[float | None] | None = None,
-    capacitance_rel_sd: float = 0.1,
+    capacitance_rel_sd: float | Sequence[float] = 0.1,
 ) -> DRTResult:
     """Fit the Bayesian DRT model to one or many spectra.
 
@@ -199,7 +199,8 @@ def fit_drt(
         C trade against each other at the low-frequency end, and a C left free comes out low
         (docs/model.md, "Known series capacitance").
     capacitance_rel_sd
-        The sd of ln C of that prior (about its relative sd; default 0.1 = 10 %).
+        The sd of ln C of that prior (about its relative sd; default 0.1 = 10 %): one value,
+        or one per spectrum.
 
     Returns
     -------
@@ -250,14 +251,13 @@ def fit_drt(
     # D'D) to the last draw runs under one BLAS thread: LAPACK's last bits depend on the thread
     # count and the optimiser and sampler amplify them (same seed, same numbers); the chains
     # run in parallel anyway, so BLAS threads would only compete.
-    c_known = _known_capacitance(capacitance_f, capacitance_rel_sd, stack, preset)
+    c_known, c_log_sd = _known_capacitance(capacitance_f, capacitance_rel_sd, stack, preset)
     with one_blas_thread():
         inputs = prepare_inputs(freq, zr, zi, gidx, len(g_labels), preset)
         if c_known is not None:
             from dataclasses import replace as dc_replace
 
-            inputs = dc_replace(inputs, capacitance_f=c_known,
-                                capacitance_log_sd=float(capacitance_rel_sd))
+            inputs = dc_replace(inputs, capacitance_f=c_known, capacitance_log_sd=c_log_sd)
         # hyperparameters by empirical Bayes are searched per group (a search in one or two
         # dimensions), so those NUTS fits run group by group too
         by_group = _per_group(preset) or (hyperparameters_by_empirical_bayes(preset) and not fast)
@@ -295,8 +295,8 @@ def fit_drt(
          "target_accept": None if fast else settings["target_accept"]})
     if c_known is not None:
         tree.attrs["capacitance_prior"] = json.dumps(
-            {str(lab): {"c_f": float(c), "log_sd": float(capacitance_rel_sd)}
-             for lab, c in zip(stack["spectrum"].values, c_known, strict=True)
+            {str(lab): {"c_f": float(c), "log_sd": float(sd)}
+             for lab, c, sd in zip(stack["spectrum"].values, c_known, c_log_sd, strict=True)
              if np.isfinite(c)})
     tree.attrs["input_sha256"] = json.dumps(_input_hashes(stack))
     tree.attrs["created_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
@@ -313,37 +313,46 @@ def fit_drt(
     return result
 
 
-def _known_capacitance(capacitance_f: Any, rel_sd: float, stack: xr.Dataset,
-                       preset: dict[str, Any]) -> np.ndarray | None:
-    """``capacitance_f`` as one value per spectrum (NaN: unknown), checked; None if not given."""
+def _per_spectrum(value: Any, n_spec: int, name: str) -> np.ndarray:
+    """A scalar or one value per spectrum (None: NaN) as a float array of length ``n_spec``."""
+    try:
+        a = np.array([np.nan if v is None else float(v)
+                      for v in np.atleast_1d(np.asarray(value, dtype=object))])
+    except (TypeError, ValueError):
+        raise ValueRangeError(f"fit_drt: {name} = {value!r} is not a number or a list of "
+                              "numbers") from None
+    if a.size == 1:
+        a = np.full(n_spec, a[0])
+    if a.size != n_spec:
+        raise ValueRangeError(f"fit_drt: {a.size} values of {name} for {n_spec} spectra; give "
+                              "one value for all or one per spectrum (None where unknown)")
+    return a
+
+
+def _known_capacitance(capacitance_f: Any, rel_sd: Any, stack: xr.Dataset,
+                       preset: dict[str, Any]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Known C and the sd of its ln, one value per spectrum (NaN: unknown), checked.
+
+    ``(None, None)`` when no capacitance is given.
+    """
     if capacitance_f is None:
-        return None
+        return None, None
     n_spec = stack.sizes["spectrum"]
     if not preset["model"]["series_capacitance"]:
         raise ValueRangeError(f"fit_drt: capacitance_f given, but preset {preset.get('name')!r} "
                               "has no series capacitance ([model] series_capacitance = false)")
-    try:
-        c = np.array([np.nan if v is None else float(v)
-                      for v in np.atleast_1d(np.asarray(capacitance_f, dtype=object))])
-    except (TypeError, ValueError):
-        raise ValueRangeError(f"fit_drt: capacitance_f = {capacitance_f!r} is not a number or "
-                              "a list of numbers (F)") from None
-    if c.size == 1:
-        c = np.full(n_spec, c[0])
-    if c.size != n_spec:
-        raise ValueRangeError(f"fit_drt: {c.size} capacitances for {n_spec} spectra; give one "
-                              "value for all or one per spectrum (None where unknown)")
+    c = _per_spectrum(capacitance_f, n_spec, "capacitance_f")
     bad = (~np.isnan(c)) & ~(np.isfinite(c) & (c > 0))
     if bad.any():
         raise ValueRangeError(f"fit_drt: capacitance_f must be > 0 F (got {c[bad][0]!r})")
-    try:
-        rel_sd = float(rel_sd)
-    except (TypeError, ValueError):
-        rel_sd = float("nan")
-    if not (np.isfinite(rel_sd) and 0 < rel_sd <= 5):
-        raise ValueRangeError(f"fit_drt: capacitance_rel_sd = {rel_sd!r}; it is the sd of ln C, "
-                              "between 0 and 5 (0.1 means about 10 %)")
-    return None if np.isnan(c).all() else c
+    sd = _per_spectrum(rel_sd, n_spec, "capacitance_rel_sd")
+    bad_sd = ~(np.isfinite(sd) & (sd > 0) & (sd <= 5))
+    if (bad_sd & np.isfinite(c)).any():
+        raise ValueRangeError(f"fit_drt: capacitance_rel_sd = {sd[bad_sd][0]!r}; it is the sd "
+                              "of ln C, between 0 and 5 (0.1 means about 10 %)")
+    if np.isnan(c).all():
+        return None, None
+    return c, np.where(np.isfinite(sd) & (sd > 0), sd, 1.0)
 
 
 def _per_group(preset: dict[str, Any]) -> bool:
@@ -412,7 +421,10 @@ def _fit_each_group(inputs: ModelInputs, preset: dict[str, Any], seed: int,
         sub = dc_replace(inputs, z_real=inputs.z_real[rows], z_imag=inputs.z_imag[rows],
                          group_index=np.zeros(rows.size, dtype=np.int64), n_groups=1,
                          capacitance_f=(None if inputs.capacitance_f is None
-                                        else inputs.capacitance_f[rows]))
+                                        else inputs.capacitance_f[rows]),
+                         capacitance_log_sd=np.broadcast_to(
+                             np.asarray(inputs.capacitance_log_sd, dtype=float),
+                             (inputs.z_real.shape[0],))[rows])
         _, compiled, hit = _compiled(sub, preset)
         all_cached = all_cached and hit
         seed_g = int(np.random.SeedSequence([int(seed), g]).generate_state(1)[0])

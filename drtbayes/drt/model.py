@@ -69,7 +69,7 @@ class ModelInputs:
     tail_decay_slow_per_decade: float | None = None  # None: same as the fast side
     # a known series capacitance per spectrum (F; NaN: unknown) and the sd of its ln
     capacitance_f: np.ndarray | None = None
-    capacitance_log_sd: float = 0.1
+    capacitance_log_sd: float | np.ndarray = 0.1
     k_real: np.ndarray = field(init=False)
     k_imag: np.ndarray = field(init=False)
 
@@ -136,7 +136,8 @@ class ModelInputs:
             "elastance_known": known.astype(float),
             "elastance_log_mu": np.where(
                 known, -np.log(self.omega_min * safe * self.z_scale), 0.0),
-            "elastance_log_sd": np.full(n_spec, float(self.capacitance_log_sd)),
+            "elastance_log_sd": np.broadcast_to(
+                np.asarray(self.capacitance_log_sd, dtype=float), (n_spec,)).copy(),
         }
 
 
