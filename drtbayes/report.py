@@ -314,6 +314,10 @@ def build_report(
                           _gate_text(sdiag.get("gate_pass"), soc_model.tree.attrs)])
 
     fit_rows = []
+    try:
+        c_prior = json.loads(fit.tree.attrs.get("capacitance_prior", "{}"))
+    except (TypeError, ValueError):
+        c_prior = {}
     if isinstance(summ, dict):
         for lab, s in summ.items():
             if not isinstance(s, dict):
@@ -328,7 +332,12 @@ def build_report(
                 f"τ={_fmt(p['tau_s']['median'], 2)} s, R={_fmt(p['r_ohm']['median'])} Ω"
                 for p in s.get("peaks", [])
             )
-            fit_rows.append([lab, mh("r_inf"), mh("r_pol"), peaks])
+            c_txt = mh("c") if s.get("c") else "–"
+            known = c_prior.get(lab) if isinstance(c_prior, dict) else None
+            if isinstance(known, dict):
+                c_txt += (f" (prior: {_fmt(known.get('c_f'))} F, "
+                          f"sd of ln C {_fmt(known.get('log_sd'), 2)})")
+            fit_rows.append([lab, mh("r_inf"), mh("r_pol"), c_txt, peaks])
 
     # ---------------------------------------------------------------- page
     all_warn = list(warnings_list) + figs.failures
@@ -373,7 +382,7 @@ def build_report(
                            "unresolved band", "file"]),
         "<h2>EIS: hierarchical DRT fit</h2>",
         _table(fit_rows, ["spectrum", "R_inf / Ω (95 % HDI)", "R_pol / Ω (95 % HDI)",
-                          "peaks (median)"]),
+                          "C / F (95 % HDI)", "peaks (median)"]),
         figs.html("nyquist"),
         figs.html("residuals"),
         "<h2>Time-constant bands</h2>",

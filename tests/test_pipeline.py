@@ -52,6 +52,7 @@ def test_run_writes_every_output(run_out):
     html = (out / "report.html").read_text()
     assert html.count("data:image/png;base64") == len(figs)
     assert "could not be drawn" not in html
+    assert "C / F (95 % HDI)" in html   # the series capacitance of every spectrum
 
 
 def test_crossover_json_schema(run_out):
