@@ -253,11 +253,8 @@ def fit_drt(
     # run in parallel anyway, so BLAS threads would only compete.
     c_known, c_log_sd = _known_capacitance(capacitance_f, capacitance_rel_sd, stack, preset)
     with one_blas_thread():
-        inputs = prepare_inputs(freq, zr, zi, gidx, len(g_labels), preset)
-        if c_known is not None:
-            from dataclasses import replace as dc_replace
-
-            inputs = dc_replace(inputs, capacitance_f=c_known, capacitance_log_sd=c_log_sd)
+        inputs = prepare_inputs(freq, zr, zi, gidx, len(g_labels), preset,
+                                capacitance_f=c_known, capacitance_log_sd=c_log_sd)
         # hyperparameters by empirical Bayes are searched per group (a search in one or two
         # dimensions), so those NUTS fits run group by group too
         by_group = _per_group(preset) or (hyperparameters_by_empirical_bayes(preset) and not fast)
@@ -420,11 +417,9 @@ def _fit_each_group(inputs: ModelInputs, preset: dict[str, Any], seed: int,
         rows = np.flatnonzero(inputs.group_index == g)
         sub = dc_replace(inputs, z_real=inputs.z_real[rows], z_imag=inputs.z_imag[rows],
                          group_index=np.zeros(rows.size, dtype=np.int64), n_groups=1,
-                         capacitance_f=(None if inputs.capacitance_f is None
-                                        else inputs.capacitance_f[rows]),
-                         capacitance_log_sd=np.broadcast_to(
-                             np.asarray(inputs.capacitance_log_sd, dtype=float),
-                             (inputs.z_real.shape[0],))[rows])
+                         **({} if inputs.capacitance_f is None else
+                            {"capacitance_f": inputs.capacitance_f[rows],
+                             "capacitance_log_sd": inputs.capacitance_log_sd[rows]}))
         _, compiled, hit = _compiled(sub, preset)
         all_cached = all_cached and hit
         seed_g = int(np.random.SeedSequence([int(seed), g]).generate_state(1)[0])

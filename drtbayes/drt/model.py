@@ -67,9 +67,9 @@ class ModelInputs:
     cell_sd_scale: float = 0.0        # preset [hierarchy] cell_sd_scale (0: no pooling)
     tail_decay_per_decade: float = 4.0
     tail_decay_slow_per_decade: float | None = None  # None: same as the fast side
-    # a known series capacitance per spectrum (F; NaN: unknown) and the sd of its ln
+    # a known series capacitance per spectrum (F; NaN: unknown) and the sd of its ln (S,)
     capacitance_f: np.ndarray | None = None
-    capacitance_log_sd: float | np.ndarray = 0.1
+    capacitance_log_sd: np.ndarray | None = None
     k_real: np.ndarray = field(init=False)
     k_imag: np.ndarray = field(init=False)
 
@@ -128,23 +128,28 @@ class ModelInputs:
     def _capacitance_values(self) -> dict[str, np.ndarray]:
         """The known-capacitance factor's data: weight 1 where C is known, its ln elastance."""
         n_spec = self.z_real.shape[0]
-        c = (np.full(n_spec, np.nan) if self.capacitance_f is None
-             else np.asarray(self.capacitance_f, dtype=float))
+        if self.capacitance_f is None:
+            return {"elastance_known": np.zeros(n_spec), "elastance_log_mu": np.zeros(n_spec),
+                    "elastance_log_sd": np.ones(n_spec)}
+        c = np.asarray(self.capacitance_f, dtype=float)
         known = np.isfinite(c)
-        safe = np.where(known, c, 1.0)
         return {
             "elastance_known": known.astype(float),
             "elastance_log_mu": np.where(
-                known, -np.log(self.omega_min * safe * self.z_scale), 0.0),
-            "elastance_log_sd": np.broadcast_to(
-                np.asarray(self.capacitance_log_sd, dtype=float), (n_spec,)).copy(),
+                known, -np.log(self.omega_min * np.where(known, c, 1.0) * self.z_scale), 0.0),
+            "elastance_log_sd": np.asarray(self.capacitance_log_sd, dtype=float),
         }
 
 
 def prepare_inputs(frequency_hz: np.ndarray, z_real: np.ndarray, z_imag: np.ndarray,
-                   group_index: np.ndarray, n_groups: int, preset: dict[str, Any]
-                   ) -> ModelInputs:
-    """Tau grid, scales and kernels for a stack of spectra on one frequency axis."""
+                   group_index: np.ndarray, n_groups: int, preset: dict[str, Any], *,
+                   capacitance_f: np.ndarray | None = None,
+                   capacitance_log_sd: np.ndarray | None = None) -> ModelInputs:
+    """Tau grid, scales and kernels for a stack of spectra on one frequency axis.
+
+    ``capacitance_f`` / ``capacitance_log_sd``: known series capacitances (F, NaN where
+    unknown) and the sd of their ln, one per spectrum, or None.
+    """
     from .kernels import tau_grid
 
     grid = preset["tau_grid"]
@@ -170,6 +175,8 @@ def prepare_inputs(frequency_hz: np.ndarray, z_real: np.ndarray, z_imag: np.ndar
         tail_decay_per_decade=float(preset["priors"]["tail_decay_per_decade"]),
         tail_decay_slow_per_decade=(None if "tail_decay_slow_per_decade" not in preset["priors"]
                                     else float(preset["priors"]["tail_decay_slow_per_decade"])),
+        capacitance_f=capacitance_f,
+        capacitance_log_sd=capacitance_log_sd,
     )
 
 
