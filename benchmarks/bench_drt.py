@@ -11,7 +11,7 @@ Figures, for each method: wall time; min bulk ESS of gamma and ESS/s; peak taus 
 truth (decades); R_pol and R_inf relative errors; the fraction of the tau grid where the true
 gamma exceeds 5 % of its maximum whose 95 % band contains the analytic gamma.
 
-Run:  python benchmarks/bench_drt.py [--seed N] [--no-peer] [--json OUT.json]
+Run:  python benchmarks/bench_drt.py [--seed N] [--no-peer] [--cold-cache] [--json OUT.json]
 """
 
 from __future__ import annotations
@@ -152,6 +152,7 @@ def run_drtbayes(args: argparse.Namespace) -> dict[str, Any]:
         fits.append({
             "label": label, "wall_s": wall, "compile_s": timing.get("compile_s"),
             "sample_s": timing.get("sample_s"), "cache_hit": timing.get("compiled_cache_hit"),
+            "callbacks_from_disk": timing.get("callbacks_from_disk_cache"),
             "ess_min": ess_all, "ess_min_support": ess_sup,
             "ess_per_s": ess_all / wall, "ess_per_s_support": ess_sup / wall,
             "rhat_max": diag.get("rhat_max"), "divergences": diag.get("divergences"),
@@ -178,6 +179,8 @@ def run_drtbayes(args: argparse.Namespace) -> dict[str, Any]:
             float(np.median(post["r_inf"].values[:, :, 0])))})
     out["fast"] = fast
     out["fast_cold_s"] = _fast_cold(args)
+    if args.cold_cache:
+        out["first_cold_cache_s"] = _first_cold_cache(args)
     return out
 
 
@@ -189,6 +192,43 @@ def _fast_cold(args: argparse.Namespace) -> float | None:
                            "--model", args.model], capture_output=True, text=True, check=False)
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("FASTCOLD ")), None)
     return None if line is None else float(line.split()[1])
+
+
+def _first_cold_cache(args: argparse.Namespace) -> dict[str, float] | None:
+    """The first NUTS fit in a fresh process with an empty PyTensor / numba cache.
+
+    What a fresh installation pays once: numba compiles every operation of the model's graph
+    and the C callbacks (the main table's first fit loads what it can from the cache).
+    """
+    import os
+    import subprocess
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as cache:
+        env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={cache}"}
+        proc = subprocess.run([sys.executable, __file__, "--_first-cold", "--seed",
+                               str(args.seed), "--model", args.model], capture_output=True,
+                              text=True, check=False, env=env)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("FIRSTCOLD ")), None)
+    if line is None:
+        return None
+    wall, compile_s = (float(v) for v in line.split()[1:3])
+    return {"wall_s": wall, "compile_s": compile_s}
+
+
+def _first_cold_child(args: argparse.Namespace) -> None:
+    import nutpie  # noqa: F401
+    import pymc  # noqa: F401
+
+    import drtbayes
+    import drtbayes.drt  # noqa: F401
+
+    warnings.simplefilter("ignore")
+    _, _, spec = make_benchmark_spectrum(args.seed)
+    t = time.perf_counter()
+    res = drtbayes.fit_drt(spec, model=args.model, seed=args.seed, progress=False)
+    wall = time.perf_counter() - t
+    print(f"FIRSTCOLD {wall:.4f} {json.loads(res.tree.attrs['timing'])['compile_s']:.4f}")
 
 
 def _fast_cold_child(args: argparse.Namespace) -> None:
@@ -271,6 +311,7 @@ def render(result: dict[str, Any]) -> str:
              row("wall time (s)", "wall_s", ".2f"),
              row("  of which compile (s)", "compile_s", ".2f"),
              row("  of which sampling (s)", "sample_s", ".2f"),
+             row("  C callbacks loaded from the disk cache", "callbacks_from_disk"),
              row("  peer: exact-HMC sampler (s)", "hmc_s", ".2f"),
              row("posterior draws kept", "n_draws", "d"),
              row("tau grid points", "n_tau", "d"),
@@ -330,10 +371,17 @@ def main() -> None:
     ap.add_argument("--no-peer", action="store_true", help="skip pyDRTtools")
     ap.add_argument("--no-drtbayes", action="store_true", help="run the peer only")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures as JSON")
+    ap.add_argument("--cold-cache", action="store_true",
+                    help="also time a first fit in a fresh process with an empty PyTensor/numba "
+                         "cache (what a new installation pays once; ~1 min)")
     ap.add_argument("--_fast-cold", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--_first-cold", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args._fast_cold:
         _fast_cold_child(args)
+        return
+    if args._first_cold:
+        _first_cold_child(args)
         return
 
     result: dict[str, Any] = {"config": {
@@ -356,6 +404,11 @@ def main() -> None:
         if db.get("fast_cold_s") is not None:
             print(f"fast=True in a fresh process (includes compiling the model): "
                   f"{db['fast_cold_s']:.2f} s; the table's fast column reuses the compiled model")
+        cold = db.get("first_cold_cache_s")
+        if cold:
+            print(f"first NUTS fit in a fresh process with an empty PyTensor/numba cache (a new "
+                  f"installation, once): {cold['wall_s']:.2f} s, of which compile "
+                  f"{cold['compile_s']:.2f} s")
     print(render(result))
     for line in verdict(result):
         print(line)
