@@ -114,7 +114,7 @@ def _wrapper(src: str, name: str, jit_fn: Any, env: dict[str, Any], n_dim: int,
     from pytensor.link.numba.cache import compile_numba_function_src
 
     key = None
-    if _STATE.cache:
+    if getattr(_STATE, "cache", False):
         key = _cache_key(src, jit_fn, n_dim, n_expanded, user_data, shared_data)
         if key is None:
             raise _NoCacheKey
