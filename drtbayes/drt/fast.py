@@ -265,14 +265,16 @@ def _laplace_empirical_bayes(compiled: Any, values: dict[str, np.ndarray], neg: 
     """Laplace draws of a hierarchical model, its cell sd (coordinate ``hyper``) by EB."""
     x0 = initial_point(compiled, values, smoothness0, preset)
     x0[hyper] = float(np.log(0.674))  # the cell sd (in prior scales) at its prior median
-    x, w, vecs, ok, (n_hyper, n_newton) = _empirical_bayes_mode(neg, x0, [hyper], bounds)
+    x, w, vecs, ok, (n_hyper, n_newton, n_inexact) = _empirical_bayes_mode(neg, x0, [hyper],
+                                                                           bounds)
     rest = np.delete(np.arange(x.size), hyper)
     z = rng.standard_normal((n_draws, rest.size))
     xs = np.repeat(x[None, :], n_draws, axis=0)
     xs[:, rest] += (z / np.sqrt(w)[None, :]) @ vecs.T
     info = {"logp_map": -float(neg(x)[0]), "converged": bool(ok), "n_dim": x.size,
             "min_eig": float(w.min()), "hyperparameters": "empirical Bayes",
-            "hyper_evaluations": n_hyper, "newton_steps": n_newton}
+            "hyper_evaluations": n_hyper, "newton_steps": n_newton,
+            "inexact_evaluations": n_inexact}
     return _expand(compiled, xs), info
 
 
@@ -290,12 +292,15 @@ def _empirical_bayes_mode(neg: Any, x0: np.ndarray, hypers: Sequence[int], bound
     ~10 evaluations of h, ~75 Newton steps, ~1 s).
 
     Returns the mode x (with h in place), the floored eigenvalues and eigenvectors of H_yy
-    there, whether the searches converged, and the numbers of evaluations of h and of Newton
-    steps.
+    there, whether the search over h and the conditional mode at its result converged, and the
+    numbers of evaluations of h, of Newton steps and of evaluations whose conditional mode
+    stopped short of the tolerance (40 steps). Those last still enter the search: on the quiet
+    BioLogic test file the five that stopped short were within a Newton decrement of 0.003-0.007
+    of their mode (f within ~0.004), far below the differences in log p(h) the search resolves.
     """
     hypers = np.asarray(hypers, dtype=int)
     rest = np.delete(np.arange(x0.size), hypers)
-    state: dict[str, Any] = {"n": 0, "ok": True, "newton": 0, "best": np.inf}
+    state: dict[str, Any] = {"n": 0, "inexact": 0, "newton": 0, "best": np.inf}
 
     def conditional_mode(x: np.ndarray, max_steps: int = 40
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
@@ -334,7 +339,7 @@ def _empirical_bayes_mode(neg: Any, x0: np.ndarray, hypers: Sequence[int], bound
         x[hypers] = np.clip(np.atleast_1d(h), lo, hi)
         x, w, _, ok = conditional_mode(x)
         state["n"] += 1
-        state["ok"] = state["ok"] and ok
+        state["inexact"] += 0 if ok else 1
         val = float(neg(x)[0]) + 0.5 * float(np.sum(np.log(w)))
         if val < state["best"]:
             state["best"], state["x"] = val, x
@@ -355,8 +360,8 @@ def _empirical_bayes_mode(neg: Any, x0: np.ndarray, hypers: Sequence[int], bound
     x = state["x"].copy()
     x[hypers] = h_best
     x, w, v, ok = conditional_mode(x)
-    return x, w, v, bool(res.success and ok and state["ok"]), (int(state["n"]),
-                                                              int(state["newton"]))
+    return x, w, v, bool(res.success and ok), (int(state["n"]), int(state["newton"]),
+                                                int(state["inexact"]))
 
 
 def _simplex(x0: np.ndarray, step: float) -> np.ndarray:
@@ -387,8 +392,9 @@ def empirical_bayes_hyperparameters(compiled: Any, values: dict[str, np.ndarray]
         The conditional mode of all other coordinates there (unconstrained space), with the
         now decoupled ``smoothness_z`` and ``cell_sd_raw`` coordinates at their prior centre.
     info
-        ``smoothness``, ``cell_sd`` (hierarchical), ``converged``, ``hyper_evaluations``,
-        ``newton_steps``.
+        ``smoothness``, ``cell_sd`` (hierarchical), ``converged`` (the search and the
+        conditional mode at its result), ``hyper_evaluations``, ``newton_steps``,
+        ``inexact_evaluations``.
     """
     neg = _negative_log_density(compiled, values)
     names, slices, _ = compiled.shape_info
@@ -405,7 +411,7 @@ def empirical_bayes_hyperparameters(compiled: Any, values: dict[str, np.ndarray]
         i_cell = slices[names.index("cell_sd_raw_log__")].start
         x0[i_cell] = float(np.log(0.674))
         hypers.append(i_cell)
-    x, _, _, ok, (n_hyper, n_newton) = _empirical_bayes_mode(neg, x0, hypers, bounds)
+    x, _, _, ok, (n_hyper, n_newton, n_inexact) = _empirical_bayes_mode(neg, x0, hypers, bounds)
     log_s = mu + sd * float(x[hypers[0]])
     fixed = {"smoothness_log_mu": np.full(1, log_s), "smoothness_log_sd": np.zeros(1)}
     info: dict[str, Any] = {"smoothness": float(np.exp(log_s))}
@@ -416,5 +422,6 @@ def empirical_bayes_hyperparameters(compiled: Any, values: dict[str, np.ndarray]
         fixed.update(cell_sd_fixed=np.float64(cell_sd), cell_sd_scale=np.float64(0.0))
         info["cell_sd"] = cell_sd
         x[hypers[1]] = float(np.log(0.674))
-    info.update(converged=bool(ok), hyper_evaluations=n_hyper, newton_steps=n_newton)
+    info.update(converged=bool(ok), hyper_evaluations=n_hyper, newton_steps=n_newton,
+                inexact_evaluations=n_inexact)
     return fixed, x, info
