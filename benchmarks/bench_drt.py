@@ -184,14 +184,29 @@ def run_drtbayes(args: argparse.Namespace) -> dict[str, Any]:
     return out
 
 
-def _fast_cold(args: argparse.Namespace) -> float | None:
-    """Wall time of a ``fast=True`` fit in a fresh process (it pays the compilation)."""
+def _fit_in_new_process(args: argparse.Namespace, *, fast: bool,
+                        env: dict[str, str] | None = None) -> dict[str, float] | None:
+    """Wall and compile time of one fit in a fresh process (it pays the compilation).
+
+    ``fast``: a ``fast=True`` fit of noise draw ``seed + 10`` (the table's fast column), else
+    a NUTS fit of draw ``seed`` (the table's first fit).
+    """
     import subprocess
 
-    proc = subprocess.run([sys.executable, __file__, "--_fast-cold", "--seed", str(args.seed),
-                           "--model", args.model], capture_output=True, text=True, check=False)
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("FASTCOLD ")), None)
-    return None if line is None else float(line.split()[1])
+    cmd = [sys.executable, __file__, "--_child-fit", "fast" if fast else "nuts", "--seed",
+           str(args.seed), "--model", args.model]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False, env=env)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("CHILDFIT ")), None)
+    if line is None:
+        return None
+    wall, compile_s = (float(v) for v in line.split()[1:3])
+    return {"wall_s": wall, "compile_s": compile_s}
+
+
+def _fast_cold(args: argparse.Namespace) -> float | None:
+    """Wall time of a ``fast=True`` fit in a fresh process."""
+    res = _fit_in_new_process(args, fast=True)
+    return None if res is None else res["wall_s"]
 
 
 def _first_cold_cache(args: argparse.Namespace) -> dict[str, float] | None:
@@ -201,22 +216,14 @@ def _first_cold_cache(args: argparse.Namespace) -> dict[str, float] | None:
     and the C callbacks (the main table's first fit loads what it can from the cache).
     """
     import os
-    import subprocess
     import tempfile
 
     with tempfile.TemporaryDirectory() as cache:
-        env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={cache}"}
-        proc = subprocess.run([sys.executable, __file__, "--_first-cold", "--seed",
-                               str(args.seed), "--model", args.model], capture_output=True,
-                              text=True, check=False, env=env)
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("FIRSTCOLD ")), None)
-    if line is None:
-        return None
-    wall, compile_s = (float(v) for v in line.split()[1:3])
-    return {"wall_s": wall, "compile_s": compile_s}
+        return _fit_in_new_process(args, fast=False, env={
+            **os.environ, "PYTENSOR_FLAGS": f"base_compiledir={cache}"})
 
 
-def _first_cold_child(args: argparse.Namespace) -> None:
+def _child_fit(args: argparse.Namespace, kind: str) -> None:
     import nutpie  # noqa: F401
     import pymc  # noqa: F401
 
@@ -224,25 +231,13 @@ def _first_cold_child(args: argparse.Namespace) -> None:
     import drtbayes.drt  # noqa: F401
 
     warnings.simplefilter("ignore")
-    _, _, spec = make_benchmark_spectrum(args.seed)
+    fast = kind == "fast"
+    seed = args.seed + (10 if fast else 0)
+    _, _, spec = make_benchmark_spectrum(seed)
     t = time.perf_counter()
-    res = drtbayes.fit_drt(spec, model=args.model, seed=args.seed, progress=False)
+    res = drtbayes.fit_drt(spec, model=args.model, seed=seed, fast=fast, progress=False)
     wall = time.perf_counter() - t
-    print(f"FIRSTCOLD {wall:.4f} {json.loads(res.tree.attrs['timing'])['compile_s']:.4f}")
-
-
-def _fast_cold_child(args: argparse.Namespace) -> None:
-    import nutpie  # noqa: F401
-    import pymc  # noqa: F401
-
-    import drtbayes
-    import drtbayes.drt  # noqa: F401
-
-    warnings.simplefilter("ignore")
-    _, _, spec = make_benchmark_spectrum(args.seed + 10)
-    t = time.perf_counter()
-    drtbayes.fit_drt(spec, model=args.model, seed=args.seed + 10, fast=True, progress=False)
-    print(f"FASTCOLD {time.perf_counter() - t:.4f}")
+    print(f"CHILDFIT {wall:.4f} {json.loads(res.tree.attrs['timing'])['compile_s']:.4f}")
 
 
 def run_pydrttools(args: argparse.Namespace) -> dict[str, Any] | None:
@@ -374,14 +369,11 @@ def main() -> None:
     ap.add_argument("--cold-cache", action="store_true",
                     help="also time a first fit in a fresh process with an empty PyTensor/numba "
                          "cache (what a new installation pays once; ~1 min)")
-    ap.add_argument("--_fast-cold", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--_first-cold", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--_child-fit", choices=("fast", "nuts"), default=None,
+                    help=argparse.SUPPRESS)
     args = ap.parse_args()
-    if args._fast_cold:
-        _fast_cold_child(args)
-        return
-    if args._first_cold:
-        _first_cold_child(args)
+    if args._child_fit:
+        _child_fit(args, args._child_fit)
         return
 
     result: dict[str, Any] = {"config": {

@@ -96,7 +96,7 @@ def _cache_key(src: str, jit_fn: Any, n_dim: int, n_expanded: int | None, user_d
     from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
 
     graph_key = CACHED_SRC_FUNCTIONS.get(getattr(jit_fn, "py_func", None))
-    if graph_key is None or not pytensor.config.numba__cache:
+    if graph_key is None:
         return None
     # the user-data record: one (pointer, size, shape) entry per shared array, in this order;
     # offsets follow from the count and the ranks, the element types fix the array types

@@ -42,15 +42,12 @@ from .result import DRTResult, build_tree
 __all__ = ["fit_drt", "clear_model_cache"]
 
 _CACHE: dict[tuple, tuple[Any, Any]] = {}
-# per compiled model: whether its C callbacks came from the disk cache (drtbayes._nutpie)
-_FROM_DISK: dict[tuple, bool] = {}
 _MIN_POINTS = 10
 
 
 def clear_model_cache() -> None:
     """Forget every compiled model (frees memory; the next fit recompiles)."""
     _CACHE.clear()
-    _FROM_DISK.clear()
 
 
 def _as_stack(spectra: xr.Dataset | Sequence[xr.Dataset]) -> xr.Dataset:
@@ -145,19 +142,14 @@ def _validate(stack: xr.Dataset) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return f[order], zr, zi
 
 
-def _model_key(inputs: ModelInputs, preset: dict[str, Any]) -> tuple:
-    return (hashlib.sha256(preset["preset_toml"].encode()).hexdigest(), *inputs.shape_key)
-
-
 def _compiled(inputs: ModelInputs, preset: dict[str, Any]) -> tuple[Any, Any, bool]:
-    key = _model_key(inputs, preset)
+    key = (hashlib.sha256(preset["preset_toml"].encode()).hexdigest(), *inputs.shape_key)
     hit = key in _CACHE
     if not hit:
         model = build_model(inputs, preset)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             _CACHE[key] = (model, compile_model(model))
-        _FROM_DISK[key] = loaded_from_cache(_CACHE[key][1])
     model, compiled = _CACHE[key]
     return model, compiled.with_data(**pack_values(inputs.data_values())), hit
 
@@ -270,9 +262,12 @@ def fit_drt(
             t_compiled = time.perf_counter()  # one model per group, compiled in the loop
             raw, stats, fit_info = _fit_each_group(inputs, preset, seed, settings)
             cache_hit = fit_info.pop("all_cached")
+            from_disk = None
         else:
             _, compiled, cache_hit = _compiled(inputs, preset)
             t_compiled = time.perf_counter()
+            # compiled in this fit: were its C callbacks loaded from the disk cache?
+            from_disk = None if cache_hit else loaded_from_cache(compiled)
             raw, stats, fit_info = _fit_one(compiled, inputs, preset, seed, settings)
     method = "laplace" if fast else "nuts"
     t_sampled = time.perf_counter()
@@ -290,9 +285,7 @@ def fit_drt(
     wall = time.perf_counter() - t0
     timing = {"wall_s": round(wall, 3), "compile_s": round(t_compiled - t0, 3),
               "sample_s": round(t_sampled - t_compiled, 3), "compiled_cache_hit": cache_hit,
-              # compiled in this fit: were its C callbacks loaded from the disk cache?
-              "callbacks_from_disk_cache": (None if cache_hit else
-                                            _FROM_DISK.get(_model_key(inputs, preset))),
+              "callbacks_from_disk_cache": from_disk,
               **fit_info}
     tree.attrs["timing"] = json.dumps(timing, default=float)
     # the settings actually used (preset values with the caller's overrides): a fit can be
