@@ -161,6 +161,7 @@ def _make_c_expand_func(n_dim, n_expanded, expand_fn, user_data, shared_var_keys
 
 def loaded_from_cache(compiled: Any) -> bool:
     """Whether both C callbacks of a compiled model came from the disk cache."""
+    compiled = getattr(compiled, "nutpie_model", compiled)
     fns = (getattr(compiled, "compiled_logp_func", None),
            getattr(compiled, "compiled_expand_func", None))
     return all(getattr(f, "cache_hits", 0) > 0 for f in fns)

@@ -74,6 +74,9 @@ _DRT_SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool, tuple | None]]] =
         "tune": ((int,), True, (lambda v: v >= 0, ">= 0")),
         "chains": ((int,), True, (lambda v: v >= 1, ">= 1")),
         "target_accept": (_NUM, True, (lambda v: 0.5 <= v < 1.0, "in [0.5, 1)")),
+        "whiten": ((bool,), False, None),
+        "adaptation": ((str,), False, (lambda v: v in ("low_rank", "diag"),
+                                       "'low_rank' or 'diag'")),
     },
     "fast": {
         "method": ((str,), True, (lambda v: v == "laplace", "'laplace'")),

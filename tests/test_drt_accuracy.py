@@ -25,28 +25,37 @@ pytestmark = pytest.mark.slow
 CASES = ["one_zarc", "two_zarc", "rc_zarc", "warburg_t", "warburg_r", "three_process"]
 
 
-_KNOWN_GAP = pytest.mark.xfail(
-    strict=True,
-    reason="known gap (issue 3): the diffusion peak next to the low-frequency edge (first ladder "
-           "element 10.1 s, window edge 16 s) comes out at 6.7 s on this noise draw, 0.18 decade "
-           "off (target 0.15). It trades against the series C, which the gamma level prior does "
-           "not shrink: C comes out low on every noise seed (2.9-3.9 F, truth 4) and the peak "
-           "early (mean -0.12 decade, all nine of seeds 0-7, 11; 6 of 9 within 0.15). With C fixed at "
-           "the truth the worst seeds are within 0.12 decade; with C known to 10 % "
-           "(capacitance_f, test below) 12 of 12 seeds are. Not the cause: the C prior's shape, "
-           "the slow tail prior, 8 tau points per decade, the smoothness fixed at 7, 12 or 20; a "
-           "level mean of -5 helps (10 of 12) but costs the 2-ZARC case (docs/model.md, 'Known "
-           "series capacitance')")
-
-
-@pytest.mark.parametrize("name", [pytest.param(c, marks=_KNOWN_GAP) if c == "three_process"
-                                  else c for c in CASES])
+@pytest.mark.parametrize("name", CASES)
 def test_nuts_accuracy(name):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = fit_drt(noisy_spectrum(name, seed=11), "drt-single", seed=3, progress=False)
     figures = check_accuracy(res, name, coverage=case(name)["gamma"] is not None)
     print(name, figures, res.diagnostics)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known gap (issue 3): the three-process spectrum's diffusion peak sits next to the "
+           "low-frequency edge (first ladder element 10.1 s, window edge 16 s) and trades against "
+           "the series C, which comes out low. On noise draw 7 it comes out at 6.7 s, 0.18 decade "
+           "off (target 0.15), and on draw 4 R_pol is 3.6 % off (target 3 %); draws 0-3, 5, 6 "
+           "and the test's draw 11 (0.143 decade) meet every target. With C known to 10 % "
+           "(capacitance_f, the test below) the peak is within the target on 12 of 12 draws "
+           "(docs/model.md, 'Known series capacitance')")
+def test_nuts_three_process_every_noise_draw():
+    # the target holds per noise draw, not on average: eight draws, every one must meet it
+    missed = []
+    for noise_seed in range(8):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            res = fit_drt(noisy_spectrum("three_process", seed=noise_seed), "drt-single",
+                          seed=3, progress=False)
+        try:
+            check_accuracy(res, "three_process")
+        except AssertionError as err:
+            missed.append((noise_seed, str(err)[:120]))
+    assert not missed, missed
 
 
 def test_nuts_three_process_with_known_capacitance():

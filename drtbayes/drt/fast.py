@@ -37,6 +37,9 @@ __all__ = ["laplace_draws", "empirical_bayes_hyperparameters"]
 
 def _set_shared(compiled: Any, values: dict[str, np.ndarray]) -> None:
     values = pack_values(values)
+    if hasattr(compiled, "set_shared"):  # a WhitenedCompiled: its functions work in x
+        compiled.with_data(**values).set_shared()
+        return
     for var in compiled.shared_var_keys:
         if var.name in values:
             old = var.get_value()

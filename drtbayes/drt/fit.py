@@ -22,6 +22,7 @@ import xarray as xr
 from .._nutpie import compile_model, loaded_from_cache
 from .._packed import pack_values
 from .._threads import one_blas_thread
+from .._whiten import WhitenedCompiled, whitened_model
 from ..errors import (
     ApproximationWarning,
     ColumnError,
@@ -149,7 +150,9 @@ def _compiled(inputs: ModelInputs, preset: dict[str, Any]) -> tuple[Any, Any, bo
         model = build_model(inputs, preset)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
-            _CACHE[key] = (model, compile_model(model))
+            # compiled once in whitened coordinates; with shift 0 and L = I (every use but
+            # NUTS after empirical Bayes) it is the original model (drtbayes._whiten)
+            _CACHE[key] = (model, WhitenedCompiled(compile_model(whitened_model(model))))
     model, compiled = _CACHE[key]
     return model, compiled.with_data(**pack_values(inputs.data_values())), hit
 
@@ -375,8 +378,9 @@ def _fit_one(compiled: Any, inputs: ModelInputs, preset: dict[str, Any], seed: i
                                   n_draws=settings["n_draws"], seed=seed, preset=preset)
         return raw, None, {"laplace": info}
     from .._packed import pack_values
-    from ..inference import sample_nuts
-    from .fast import empirical_bayes_hyperparameters, initial_point
+    from .._whiten import draws_in_original, laplace_whitening
+    from ..inference import finite_difference_hessian, sample_nuts
+    from .fast import _negative_log_density, empirical_bayes_hyperparameters, initial_point
 
     info: dict[str, Any] = {}
     if hyperparameters_by_empirical_bayes(preset):
@@ -386,19 +390,29 @@ def _fit_one(compiled: Any, inputs: ModelInputs, preset: dict[str, Any], seed: i
         t_eb = time.perf_counter()
         fixed, init, eb = empirical_bayes_hyperparameters(compiled, values, preset)
         eb["search_s"] = round(time.perf_counter() - t_eb, 3)
-        compiled = compiled.with_data(**pack_values({**values, **fixed}))
+        values = {**values, **fixed}
+        compiled = compiled.with_data(**pack_values(values))
         info["empirical_bayes"] = eb
+        if preset["sampler"].get("whiten", False):
+            # NUTS in coordinates whitened by the Laplace approximation at that mode: warm-up
+            # no longer has to learn scales spanning decades (drtbayes._whiten)
+            hessian = finite_difference_hessian(_negative_log_density(compiled, values), init)
+            nuts_model = _start_near(compiled.sampler(init, laplace_whitening(hessian)),
+                                     np.zeros(init.size))
+        else:
+            nuts_model = _start_near(compiled.sampler(), init)
     else:
         # chains start around a smoothed least-squares DRT rather than the prior's flat level:
         # warm-up then does not have to climb out of the smoothness funnel's neck
         init = initial_point(compiled, inputs.data_values(), smoothness=float(
             np.exp(preset["hyperpriors"]["smoothness_log_median"])), preset=preset)
+        nuts_model = _start_near(compiled.sampler(), init)
     trace = sample_nuts(
-        _start_near(compiled, init), draws=settings["n_draws"], tune=settings["tune"],
+        nuts_model, draws=settings["n_draws"], tune=settings["tune"],
         chains=settings["chains"], seed=seed, target_accept=settings["target_accept"],
-        progress=settings["progress"])
-    post = trace["posterior"]
-    raw = {k: np.asarray(post[k].values) for k in post.data_vars}
+        progress=settings["progress"],
+        adaptation=preset["sampler"].get("adaptation", "low_rank"))
+    raw = draws_in_original(trace["posterior"])
     return raw, trace["sample_stats"].to_dataset(), info
 
 
