@@ -142,10 +142,9 @@ class WhitenedCompiled:
 
     def with_data(self, **values: np.ndarray) -> WhitenedCompiled:
         """The same compiled model with another original packed data vector."""
-        (packed,) = values.values() if set(values) == {PACKED_NAME} else (None,)
-        if packed is None:
+        if set(values) != {PACKED_NAME}:
             raise ValueError(f"with_data takes {PACKED_NAME} only, not {sorted(values)}")
-        return WhitenedCompiled(self._compiled, np.asarray(packed, dtype=np.float64))
+        return WhitenedCompiled(self._compiled, values[PACKED_NAME])
 
     def set_shared(self) -> None:
         """Point the Python-side functions at this model's data (identity whitening)."""
