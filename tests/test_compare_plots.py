@@ -66,6 +66,12 @@ def test_plot_crossover(fitted, tmp_path):
     # histogram counts add up to the number of crossings found (one per crossing draw here)
     total = sum(p.get_height() for p in ax.patches if hasattr(p, "get_height"))
     assert total >= res["p_crossing"] * model.posterior.sizes["draw"] * 0.99
+    # every crossing's probability is in the legend, which sits above the tallest bar
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    for c in res["crossings"]:
+        assert any(f"(P = {c['probability']:.2f})" in lab for lab in labels), labels
+    tallest = max(p.get_height() for p in ax.patches if hasattr(p, "get_height"))
+    assert ax.get_ylim()[1] >= 1.4 * tallest
     _save(ax.figure, tmp_path, "crossover")
 
 

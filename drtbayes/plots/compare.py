@@ -160,17 +160,20 @@ def plot_crossover(
     if bins is None:
         bins = max(10, int(np.ceil(soc[-1] - soc[0])))
     if loc.size:
-        ax.hist(loc, bins=bins, range=(soc[0], soc[-1]), color="0.45", alpha=0.85,
-                label="crossings over posterior draws")
+        counts, _, _ = ax.hist(loc, bins=bins, range=(soc[0], soc[-1]), color="0.45",
+                               alpha=0.85, label="crossings over posterior draws")
+        # head room for the legend above the bars
+        ax.set_ylim(0, 1.45 * max(float(np.max(counts)), 1.0))
+    several = len(summ["crossings"]) > 1
     for i, c in enumerate(summ["crossings"]):
         lo, hi = c["hdi95"]
         ax.axvspan(lo, hi, color="#e0a100", alpha=0.25 if i == 0 else 0.12, linewidth=0,
                    label="95 % HDI" if i == 0 else None)
+        # each crossing's probability goes into the legend: as text next to its line it ran
+        # under the legend or off the axes where a crossing sits near an end of the SOC range
+        what = f"{c['soc_median']:.0f} %: median" if several else "median"
         ax.axvline(c["soc_median"], color="#b07d00", lw=1.6 if i == 0 else 1.0,
-                   label="median" if i == 0 else None)
-        ax.annotate(f"P = {c['probability']:.2f}", (c["soc_median"], 1.0),
-                    xycoords=("data", "axes fraction"), xytext=(3, -12),
-                    textcoords="offset points", fontsize=9, color="#805a00")
+                   ls="-" if i == 0 else ":", label=f"{what} (P = {c['probability']:.2f})")
     for j, t in enumerate(_truth_list(truth)):
         ax.axvline(t, color="k", ls="--", lw=1.2, label="truth" if j == 0 else None)
     ax.set_xlim(soc[0], soc[-1])
@@ -186,7 +189,7 @@ def plot_crossover(
     ax.set_title(f"{component}: {a} vs {b}, P(cross) = {summ['p_crossing']:.2f}{head}")
     style_axes(ax)
     if ax.get_legend_handles_labels()[0]:
-        legend(ax, loc="upper right")
+        legend(ax, loc="best")
     return ax
 
 
