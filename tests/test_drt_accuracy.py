@@ -32,6 +32,19 @@ pytestmark = pytest.mark.slow
 CASES = ["one_zarc", "two_zarc", "rc_zarc", "warburg_t", "warburg_r", "three_process"]
 
 
+def _diffusion_peak(res, spec) -> dict:
+    """The fit's diffusion peak (log10 s: median, 95 % HDI) and the true circuit's profile."""
+    from oracle_circuit import TRUE_FIRST_LINE, diffusion_profile
+
+    peaks = res.summary()[res.spectra[0]]["peaks"]
+    found = np.log10([p["tau_s"]["median"] for p in peaks])
+    j = int(np.argmin(np.abs(found - TRUE_FIRST_LINE)))
+    z_true = case("three_process")["net"].impedance(FREQ)
+    z = spec["z_real"].values + 1j * spec["z_imag"].values
+    return {"median": float(found[j]), "hdi95": np.log10(peaks[j]["tau_s"]["hdi95"]),
+            "profile": diffusion_profile(FREQ, z, NOISE * np.abs(z_true))}
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_nuts_accuracy(name):
     spec = noisy_spectrum(name, seed=11)
@@ -48,19 +61,15 @@ def test_nuts_accuracy(name):
         # charge-transfer peaks, R_pol and R_inf are held to the targets, the diffusion peak
         # to the data (inside the true circuit's 95 % profile interval, its own 95 % interval
         # covering the truth); over noise draws: test_nuts_three_process_over_noise_draws
-        from oracle_circuit import TRUE_FIRST_LINE, diffusion_profile
+        from oracle_circuit import TRUE_FIRST_LINE
 
         figures = check_accuracy(res, name, peaks=truth["peaks"][:2])
-        peaks = res.summary()[res.spectra[0]]["peaks"]
-        found = np.log10([p["tau_s"]["median"] for p in peaks])
-        j = int(np.argmin(np.abs(found - TRUE_FIRST_LINE)))
-        z_true = truth["net"].impedance(FREQ)
-        z = spec["z_real"].values + 1j * spec["z_imag"].values
-        lo, hi = diffusion_profile(FREQ, z, NOISE * np.abs(z_true))["interval95"]
-        assert lo <= found[j] <= hi, (found[j], lo, hi)
-        h_lo, h_hi = np.log10(peaks[j]["tau_s"]["hdi95"])
+        peak = _diffusion_peak(res, spec)
+        lo, hi = peak["profile"]["interval95"]
+        assert lo <= peak["median"] <= hi, (peak["median"], lo, hi)
+        h_lo, h_hi = peak["hdi95"]
         assert h_lo <= TRUE_FIRST_LINE <= h_hi, (h_lo, h_hi)
-        figures["diffusion_peak_err_dec"] = float(found[j] - TRUE_FIRST_LINE)
+        figures["diffusion_peak_err_dec"] = peak["median"] - TRUE_FIRST_LINE
     print(name, figures, res.diagnostics)
 
 
@@ -75,10 +84,9 @@ def test_nuts_three_process_over_noise_draws():
     #   true circuit reads them, its median inside that interval on every draw, and be
     #   calibrated, its 95 % interval covering the truth on >= 10 of 12 draws (at 95 %
     #   coverage P(<= 9 of 12) = 2 %); R_pol's 95 % interval likewise.
-    from oracle_circuit import TRUE_FIRST_LINE, diffusion_profile
+    from oracle_circuit import TRUE_FIRST_LINE
 
     truth = case("three_process")
-    z_true = truth["net"].impedance(FREQ)
     fast_peaks = np.log10(truth["peaks"][:2])
     rows, covered_peak, covered_r_pol = [], 0, 0
     for noise_seed in range(12):
@@ -92,16 +100,15 @@ def test_nuts_three_process_over_noise_draws():
         found = np.log10([p["tau_s"]["median"] for p in summ["peaks"]])
         for t in fast_peaks:
             assert np.min(np.abs(found - t)) <= 0.15, (noise_seed, t, found)
-        j = int(np.argmin(np.abs(found - TRUE_FIRST_LINE)))
-        lo, hi = np.log10(summ["peaks"][j]["tau_s"]["hdi95"])
-        z = spec["z_real"].values + 1j * spec["z_imag"].values
-        prof = diffusion_profile(FREQ, z, NOISE * np.abs(z_true))
+        peak = _diffusion_peak(res, spec)
+        lo, hi = peak["hdi95"]
+        prof = peak["profile"]
         p_lo, p_hi = prof["interval95"]
         assert p_hi - p_lo > 0.6, (noise_seed, prof["interval95"])
-        assert p_lo <= found[j] <= p_hi, (noise_seed, found[j], prof["interval95"])
+        assert p_lo <= peak["median"] <= p_hi, (noise_seed, peak["median"], prof["interval95"])
         covered_peak += lo <= TRUE_FIRST_LINE <= hi
         covered_r_pol += r_pol["hdi95"][0] <= truth["r_pol"] <= r_pol["hdi95"][1]
-        rows.append((noise_seed, round(float(found[j] - TRUE_FIRST_LINE), 3),
+        rows.append((noise_seed, round(peak["median"] - TRUE_FIRST_LINE, 3),
                      round(prof["first_line_ml"] - TRUE_FIRST_LINE, 3),
                      round(r_pol["median"] / truth["r_pol"] - 1, 4)))
     print("noise draw, diffusion peak error (dec): DRT, true-circuit ML; R_pol error", rows)

@@ -377,7 +377,6 @@ def _fit_one(compiled: Any, inputs: ModelInputs, preset: dict[str, Any], seed: i
         raw, info = laplace_draws(compiled, inputs.data_values(),
                                   n_draws=settings["n_draws"], seed=seed, preset=preset)
         return raw, None, {"laplace": info}
-    from .._packed import pack_values
     from .._whiten import draws_in_original, laplace_whitening
     from ..inference import finite_difference_hessian, sample_nuts
     from .fast import _negative_log_density, empirical_bayes_hyperparameters, initial_point
