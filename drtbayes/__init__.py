@@ -25,6 +25,12 @@ from .errors import (  # noqa: F401  (re-exported)
 
 __version__ = "0.1.0"
 
+# Before anything imports PyTensor: its generated source goes to drtbayes' cache folder, not
+# one file per generated function in the system temp folder.
+from ._cache import route_generated_source as _route_generated_source  # noqa: E402
+
+_route_generated_source()
+
 # public name -> module that defines it
 _LAZY: dict[str, str] = {
     # io
