@@ -18,7 +18,7 @@ __all__ = ["cache_dir", "generated_src_dir", "route_generated_source"]
 
 
 def cache_dir() -> Path:
-    """The drtbayes cache folder.
+    """Return the drtbayes cache folder.
 
     ``$DRTBAYES_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/drtbayes``, else
     ``~/.cache/drtbayes``.
@@ -36,7 +36,7 @@ def cache_dir() -> Path:
 
 
 def generated_src_dir() -> Path:
-    """The folder for PyTensor's generated source files."""
+    """Return the folder for PyTensor's generated source files."""
     return cache_dir() / "generated_src"
 
 
