@@ -168,8 +168,11 @@ CASES = [
      and _excluded(ds) == [{"row": 7, "frequency": F[5], "reason": "NaN"}]),
     ("inf-value", "s.csv", with_row(3, f"{FL[3]!r},inf,-1.0"), spectrum, {}, ValueRangeError,
      "line 5: real part is inf", None),
+    # a 0 Hz row (EC-Lab's end-of-loop row, Parstat's DC rows) goes to the exclusion list
     ("zero-frequency", "s.csv", with_row(36, f"0,{ZL[36].real!r},{ZL[36].imag!r}"), spectrum, {},
-     ValueRangeError, "line 38: frequency 0 Hz is not positive", None),
+     None, "", lambda ds: ds.sizes["frequency"] == F.size - 1 and _excluded(ds) == [
+         {"row": 38, "frequency": 0.0,
+          "reason": "0 Hz (DC or end-of-loop row, not an impedance point)"}]),
     ("negative-frequency", "s.csv", with_row(2, f"-5,{ZL[2].real!r},{ZL[2].imag!r}"), spectrum,
      {}, ValueRangeError, "not positive", None),
     ("duplicate-differs", "s.csv", dup_differs, spectrum, {}, DuplicateError,
@@ -193,8 +196,10 @@ CASES = [
      EmptyFileError, "no numeric data rows", None),
     ("unknown-columns", "s.csv", eis_text(header="a,b,c"), spectrum, {}, ColumnError,
      "columns found: 'a', 'b', 'c'. Accepted names", None),
-    ("no-header", "s.csv", "\n".join(eis_lines()[1:]) + "\n", spectrum, {}, ColumnError,
-     "without a header line", None),
+    # headerless f, Z', Z'' (pyDRTtools, impedance.py): read, and the attrs say what was assumed
+    ("no-header", "s.csv", "\n".join(eis_lines()[1:]) + "\n", spectrum, {}, None, "",
+     lambda ds: np.allclose(ds["z_imag"].values, Z.imag) and ds.attrs["imag_sign_detected"]
+     == "Z''" and "no header line" in json.loads(ds.attrs["assumed"])[0]),
     ("text-in-number", "s.csv", with_row(4, f"{FL[4]!r},12.x,-3"), spectrum, {},
      FileFormatError, "line 6, column 'z_real_ohm': '12.x' is not a number", None),
     ("wrong-unit-quantity", "s.csv", eis_text(header="freq/V,Z',Z''"), spectrum, {},

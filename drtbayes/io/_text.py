@@ -26,10 +26,26 @@ from ..errors import (
     UnitError,
 )
 
-#: Files larger than this are refused (bytes). A 100-pulse GITT export is a few MB; a file of
-#: hundreds of MB is almost always the wrong file (a raw oscilloscope dump, a video) and reading
-#: it would take minutes and gigabytes of memory. Raise it by assigning to it.
+#: Files larger than this are refused (bytes), whatever their format. A 100-pulse GITT export
+#: is a few MB and a binary .mpr sampled at 1 kHz for hours some hundred MB; larger files are
+#: almost always the wrong file (a raw oscilloscope dump, a video). Raise it by assigning to it.
 MAX_FILE_BYTES = 256 * 1024 * 1024
+#: Text exports larger than this are refused before they are read. Reading text needs about
+#: 12 bytes of memory per byte of file at the peak (the bytes, the decoded text, its lines and
+#: the parsed block; benchmarks/bench_io.py measures it), so this limit keeps the peak near
+#: 1 GB. A million-row three-column export written with 17 digits is 59 MB.
+MAX_TEXT_BYTES = 80 * 1024 * 1024
+
+
+def check_text_size(path: Path, size: int) -> None:
+    """Refuse a text export too large to read within about 1 GB of memory."""
+    if size > MAX_TEXT_BYTES:
+        raise FileFormatError(
+            f"{path}: text file is {size / 2**20:.0f} MiB, above the reader limit of "
+            f"{MAX_TEXT_BYTES / 2**20:.0f} MiB for text exports (reading it would need about "
+            f"{12 * size / 2**30:.1f} GiB of memory); check that this is the right file, split "
+            "it, or raise drtbayes.io._text.MAX_TEXT_BYTES"
+        )
 
 
 @dataclass
@@ -99,6 +115,13 @@ def read_limited(path: str | os.PathLike) -> tuple[Path, bytes]:
             "raise drtbayes.io._text.MAX_FILE_BYTES"
         )
     try:
+        if st.st_size > MAX_TEXT_BYTES:
+            # refuse a large text file from its first bytes, before reading all of it
+            with open(path, "rb") as fh:
+                head = fh.read(64)
+            if not (head.startswith(b"BIO-LOGIC MODULAR FILE")
+                    or path.suffix.lower() in (".nda", ".ndax")):
+                check_text_size(path, st.st_size)
         data = path.read_bytes()
     except OSError as exc:
         raise FileFormatError(f"{path}: cannot be read ({exc.strerror})") from None
@@ -426,11 +449,12 @@ _PRIMES = str.maketrans({"’": "'", "′": "'", "‘": "'", "″": "''", "“":
                          "−": "-", "–": "-", "\u00a0": " "})
 
 _ROLE_NAMES: dict[str, set[str]] = {
-    "frequency": {"f", "freq", "frequency", "fr", "freq.", "frequenz"},
+    "frequency": {"f", "freq", "frequency", "fr", "freq.", "frequenz", "frequencies"},
     "z_real": {"z'", "zre", "zreal", "re(z)", "real", "rez", "re", "z_re", "zr", "re(z)",
-               "realz"},
+               "realz", "realimpedance", "realimpedances", "zreal(z)"},
     "z_imag": {"z''", 'z"', "zim", "zimag", "im(z)", "imaginary", "imag", "imz", "zi",
-               "imagz", "z_im"},
+               "imagz", "z_im", "imaginaryimpedance", "imaginaryimpedances", "imagimpedance",
+               "imagimpedances"},
     "z_mod": {"|z|", "abs(z)", "zmod", "mod(z)", "modulus", "|z|(ohm)", "magnitude"},
     "phase": {"phase", "phase(z)", "zphz", "phz", "arg(z)", "theta", "phi", "phaseangle"},
     "time": {"time", "t", "elapsedtime", "testtime", "totaltime", "time(s)", "runtime"},

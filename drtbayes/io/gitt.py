@@ -183,8 +183,10 @@ def make_gitt(
 
 def gitt_from_table(table: Table, *, current_unit: str | None = None, source_sha256: str = "",
                     extra_attrs: dict[str, object] | None = None, **meta) -> xr.Dataset:
-    """Turn a parsed table into a GITT record (units from the header, ``current_unit`` when the
-    header gives none)."""
+    """Turn a parsed table into a GITT record.
+
+    Units come from the header, or from ``current_unit`` when the header gives none.
+    """
     roles = recognise(table)
     src = str(table.path)
     missing = [r for r in ("time", "current", "voltage") if r not in roles]

@@ -22,6 +22,7 @@ from ..errors import (
     DuplicateError,
     SignConventionError,
     TooFewPointsError,
+    UnitError,
     ValueRangeError,
 )
 from ._text import Table, accepted_names_text, recognise
@@ -59,7 +60,7 @@ def _opt_float(value: float | None, name: str, source: str, *, lo: float | None 
 def spectrum_meta(source: str, *, design: str | None, cell: str | None, soc: float | None,
                   temperature_c: float | None, cell_type: str, area_cm2: float | None
                   ) -> dict[str, object]:
-    """Validated metadata attributes shared by spectra (and GITT records)."""
+    """Validate the metadata attributes shared by spectra (and GITT records)."""
     if cell_type not in _CELL_TYPES:
         raise ValueRangeError(
             f"{source or '<array>'}: cell_type={cell_type!r}; use 'symmetric' or 'half'"
@@ -89,6 +90,7 @@ def build_spectrum(
     imag_sign_detected: str = "Z''",
     imag_column: str = "z_imag",
     excluded: list[dict] | None = None,
+    assumed: list[str] | None = None,
     extra_attrs: dict[str, object] | None = None,
     **meta,
 ) -> xr.Dataset:
@@ -134,13 +136,41 @@ def build_spectrum(
         keep = ~nan
         f, zr, zi, rows = f[keep], zr[keep], zi[keep], rows[keep]
 
-    nonpos = f <= 0
-    if nonpos.any():
-        k = int(np.argmax(nonpos))
+    neg = f < 0
+    if neg.any():
+        k = int(np.argmax(neg))
         raise ValueRangeError(
             f"{_where(source, row_word, int(rows[k]))}: frequency {f[k]:g} Hz is not positive; "
-            "delete that row (DC points do not belong in an impedance spectrum)"
+            "delete that row, or fix the sign of the frequency column"
         )
+    # Instruments write 0 Hz rows on purpose: EC-Lab ends every loop with one, Parstat logs
+    # the DC part of the experiment in the same table. They are not impedance points, and
+    # the contract keeps every unused row in the exclusion list with its reason.
+    dc = f == 0
+    if dc.any():
+        for k in np.flatnonzero(dc):
+            excluded.append({"row": int(rows[k]), "frequency": 0.0,
+                             "reason": "0 Hz (DC or end-of-loop row, not an impedance point)"})
+        keep = ~dc
+        f, zr, zi, rows = f[keep], zr[keep], zi[keep], rows[keep]
+    zero = (zr == 0) & (zi == 0)
+    if zero.any():
+        if zero.all():
+            raise ValueRangeError(
+                f"{source or '<array>'}: every impedance value is 0 ohm, which is no "
+                "measurement (an empty export or the wrong columns); export the data again"
+            )
+        for k in np.flatnonzero(zero):
+            excluded.append({"row": int(rows[k]), "frequency": float(f[k]),
+                             "reason": "Z' = Z'' = 0 (placeholder, not a measurement)"})
+        warnings.warn(
+            f"{source or '<array>'}: {int(zero.sum())} row(s) with Z' = Z'' = 0 left out ("
+            f"{row_word}s {', '.join(str(int(r)) for r in rows[zero][:8])}"
+            f"{' ...' if zero.sum() > 8 else ''}); they are listed in attrs['excluded']",
+            DataWarning, stacklevel=3,
+        )
+        keep = ~zero
+        f, zr, zi, rows = f[keep], zr[keep], zi[keep], rows[keep]
 
     if imag_sign == "flip":
         zi = -zi
@@ -208,6 +238,7 @@ def build_spectrum(
         "imag_sign": imag_sign,
         "sorted_by_reader": int(sorted_by_reader),
         "excluded": json.dumps(sorted(excluded, key=lambda e: (e["row"], e["reason"]))),
+        "assumed": json.dumps(list(assumed or [])),
     }
     if extra_attrs:
         attrs.update(extra_attrs)
@@ -299,6 +330,10 @@ def _sweep_breaks(f: np.ndarray) -> list[int]:
     jumps = np.flatnonzero((d * direction < 0) & (np.abs(d) > 0.5 * span))
     if jumps.size == 0:
         return []
+    # a single stray line after a full sweep is no second sweep: the duplicate check decides
+    jumps = jumps[jumps + 2 < idx.size]
+    if jumps.size == 0:
+        return []
     cuts = [0, *(int(j) + 1 for j in jumps), idx.size]
     for a, b in zip(cuts[:-1], cuts[1:], strict=True):
         dd = np.diff(lf[a:b])
@@ -316,6 +351,101 @@ def _cycle_breaks(cyc: np.ndarray) -> list[int]:
     return [int(idx[c + 1]) for c in change]
 
 
+_PHASE_UNITS = {"deg": 1.0, "rad": 180.0 / np.pi}
+
+
+def _phase_degrees(table: Table, pm, phase_unit: str | None) -> tuple[np.ndarray, list[str]]:
+    """Return the phase column in degrees, and what was assumed.
+
+    A unit-less column whose values all lie within +-pi/2 is refused: it reads equally as
+    radians and as degrees (a nearly resistive spectrum).
+    """
+    src = str(table.path)
+    raw = table.numeric(pm.name)
+    if phase_unit is not None:
+        if phase_unit not in _PHASE_UNITS:
+            raise UnitError(f"{src}: phase_unit={phase_unit!r}; use 'deg' or 'rad'")
+        if pm.unit_given and not math.isclose(_PHASE_UNITS[phase_unit], pm.scale):
+            raise UnitError(f"{src}: column {pm.name!r} says {pm.unit} but phase_unit="
+                            f"{phase_unit!r} was given; drop phase_unit or fix the header")
+        return raw * _PHASE_UNITS[phase_unit], []
+    if pm.unit_given:
+        return raw * pm.scale, []
+    finite = raw[np.isfinite(raw)]
+    if finite.size and float(np.max(np.abs(finite))) <= np.pi / 2 + 1e-9:
+        raise UnitError(
+            f"{src}: column {pm.name!r} names no unit and all its values lie within +-pi/2 "
+            f"(largest |phase| {float(np.max(np.abs(finite))):.4g}): radians or degrees? Write "
+            f"the unit in the header ('{pm.name}/deg' or '{pm.name}/rad') or pass "
+            "phase_unit='deg' or 'rad'"
+        )
+    return raw * pm.scale, [f"column {pm.name!r} names no unit: phase read as degrees"]
+
+
+def _impedance(table: Table, roles: dict, imag_sign: str, phase_unit: str | None):
+    """(f, Z', Z'', imaginary sign read, imaginary column, columns used, assumptions)."""
+    fm = roles["frequency"]
+    f = table.numeric(fm.name) * fm.scale
+    used = {"frequency": fm.name}
+    assumed: list[str] = []
+    if "z_real" in roles and "z_imag" in roles:
+        rm, im = roles["z_real"], roles["z_imag"]
+        zr = table.numeric(rm.name) * rm.scale * (-1.0 if rm.negated else 1.0)
+        zi = table.numeric(im.name) * im.scale * (-1.0 if im.negated else 1.0)
+        detected = "-Z''" if im.negated else "Z''"
+        imag_column = im.name
+        used.update(z_real=rm.name, z_imag=im.name)
+    else:
+        mm, pm = roles["z_mod"], roles["phase"]
+        mod = table.numeric(mm.name) * mm.scale
+        deg, assumed = _phase_degrees(table, pm, phase_unit)
+        phase_rad = np.deg2rad(deg) * (-1.0 if pm.negated else 1)
+        zr, zi = mod * np.cos(phase_rad), mod * np.sin(phase_rad)
+        detected = "-Z''" if pm.negated else "Z''"
+        imag_column = pm.name
+        used.update(z_mod=mm.name, phase=pm.name)
+    if table.headerless:
+        assumed.append("no header line: columns read as frequency (Hz), Z' (ohm), Z'' (ohm) "
+                       "in that order")
+        ok = np.isfinite(zi) & (f > 0)
+        n_pos, n = int(np.sum(zi[ok] > 0)), int(ok.sum())
+        if imag_sign == "auto" and n_pos > n / 2:
+            # pyDRTtools writes Z'', other tools -Z'': the capacitive arcs decide
+            zi = -zi
+            detected = "-Z''"
+            assumed.append(f"third column read as -Z'' ({n_pos} of {n} values are positive, "
+                           "and capacitive arcs have Z'' < 0); pass imag_sign='as-is' to take "
+                           "it as Z''")
+        elif imag_sign == "auto":
+            assumed.append(f"third column read as Z'' ({n - n_pos} of {n} values are "
+                           "negative, as on capacitive arcs); pass imag_sign='flip' to take it "
+                           "as -Z''")
+    return f, zr, zi, detected, imag_column, used, assumed
+
+
+def _loop_breaks(table: Table, roles: dict, f: np.ndarray, loop_starts, split_sweeps: bool
+                 ) -> tuple[list[int], str]:
+    """Return the start index of every loop after the first, and how they were found.
+
+    From the file's loop marks when it has them, else from frequency sweeps restarting (the
+    reader's own decision, so it is said in the spectra's ``loops_found_by`` attribute and in
+    the warning of :func:`read_spectra`).
+    """
+    if loop_starts:
+        return sorted({int(s) for s in loop_starts if 0 < int(s) < f.size}), "loop module"
+    if "cycle" in roles:
+        breaks = _cycle_breaks(table.numeric(roles["cycle"].name))
+        if breaks:
+            return breaks, f"column {roles['cycle'].name!r}"
+    if split_sweeps:
+        breaks = _sweep_breaks(f)
+        if breaks:
+            rows = ", ".join(str(int(table.rows[k])) for k in breaks[:8])
+            return breaks, (f"the frequency sweep restarting at {table.row_word}"
+                            f"{'s' if len(breaks) > 1 else ''} {rows}")
+    return [], ""
+
+
 def spectra_from_table(
     table: Table,
     *,
@@ -324,6 +454,7 @@ def spectra_from_table(
     loop_starts: Sequence[int] | None = None,
     source_sha256: str = "",
     extra_attrs: dict[str, object] | None = None,
+    phase_unit: str | None = None,
     **meta,
 ) -> list[xr.Dataset]:
     """Turn a parsed table into one spectrum per loop / sweep, with exclusions recorded."""
@@ -340,36 +471,12 @@ def spectra_from_table(
             f"{', '.join(repr(n) for n in table.names[:30])}. Accepted names: "
             f"{accepted_names_text('spectrum')}"
         )
-    fm = roles["frequency"]
-    f = table.numeric(fm.name) * fm.scale
-    used = {"frequency": fm.name}
-    if cartesian:
-        rm, im = roles["z_real"], roles["z_imag"]
-        zr = table.numeric(rm.name) * rm.scale * (-1.0 if rm.negated else 1.0)
-        zi = table.numeric(im.name) * im.scale * (-1.0 if im.negated else 1.0)
-        detected = "-Z''" if im.negated else "Z''"
-        imag_column = im.name
-        used.update(z_real=rm.name, z_imag=im.name)
-    else:
-        mm, pm = roles["z_mod"], roles["phase"]
-        mod = table.numeric(mm.name) * mm.scale
-        phase_rad = np.deg2rad(table.numeric(pm.name) * pm.scale) * (-1.0 if pm.negated else 1)
-        zr, zi = mod * np.cos(phase_rad), mod * np.sin(phase_rad)
-        detected = "-Z''" if pm.negated else "Z''"
-        imag_column = pm.name
-        used.update(z_mod=mm.name, phase=pm.name)
+    f, zr, zi, detected, imag_column, used, assumed = _impedance(table, roles, imag_sign,
+                                                                 phase_unit)
+    if table.headerless and imag_sign == "auto":
+        imag_sign = "as-is"  # the sign was decided from the data above
     rows = table.rows
-
-    if loop_starts:
-        breaks = sorted({int(s) for s in loop_starts if 0 < int(s) < f.size})
-    elif "cycle" in roles:
-        breaks = _cycle_breaks(table.numeric(roles["cycle"].name))
-        if not breaks and split_sweeps:
-            breaks = _sweep_breaks(f)
-    elif split_sweeps:
-        breaks = _sweep_breaks(f)
-    else:
-        breaks = []
+    breaks, found_by = _loop_breaks(table, roles, f, loop_starts, split_sweeps)
     bounds = [0, *breaks, f.size]
     pieces = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
 
@@ -378,7 +485,7 @@ def spectra_from_table(
         meta["cell"] = Path(src).stem
     common = dict(row_word=table.row_word, source=src, source_sha256=source_sha256,
                   source_format=table.fmt, imag_sign=imag_sign, imag_sign_detected=detected,
-                  imag_column=imag_column, **meta)
+                  imag_column=imag_column, assumed=assumed, **meta)
     if len(pieces) == 1:
         return [build_spectrum(f, zr, zi, rows=rows, extra_attrs=attrs, **common)]
 
@@ -399,7 +506,8 @@ def spectra_from_table(
             )
             continue
         ds = build_spectrum(f[a:b], zr[a:b], zi[a:b], rows=rows[a:b],
-                            extra_attrs={**attrs, "loop": loop}, **common)
+                            extra_attrs={**attrs, "loop": loop, "loops_found_by": found_by},
+                            **common)
         spectra.append(ds)
     if not spectra:
         raise TooFewPointsError(
