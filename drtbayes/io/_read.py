@@ -15,11 +15,12 @@ from .biologic import mpr_table, mpt_table
 from .csv import csv_table
 from .gamry import dta_table
 from .gitt import gitt_from_table
+from .maccor import is_maccor, maccor_table
 from .neware import nda_table
 from .spectrum import spectra_from_table
 from .zview import is_zview, zview_table
 
-FORMATS = ("csv", "mpt", "mpr", "dta", "zview", "nda")
+FORMATS = ("csv", "mpt", "mpr", "dta", "zview", "nda", "maccor")
 _EXT = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".dat": "csv", ".mpt": "mpt",
         ".mpr": "mpr", ".dta": "dta", ".z": "zview", ".nda": "nda", ".ndax": "nda"}
 #: Formats stored as binary (their size limit is MAX_FILE_BYTES, not MAX_TEXT_BYTES).
@@ -42,6 +43,8 @@ def detect_format(path: Path, data: bytes, fmt: str | None) -> str:
         return "dta"
     if is_zview(head.lstrip(b'"').decode("latin-1")) or head.startswith(b'"Z60W'):
         return "zview"
+    if is_maccor(data[:4096].lstrip(b"\xef\xbb\xbf").decode("latin-1")):
+        return "maccor"
     return _EXT.get(path.suffix.lower(), "csv")
 
 
@@ -69,6 +72,8 @@ def load_table(path: str | os.PathLike, fmt: str | None, want: str, decimal: str
             table = dta_table(p, text, want)
         elif kind == "zview":
             table = zview_table(p, text)
+        elif kind == "maccor":
+            table = maccor_table(p, text)
         else:
             table = csv_table(p, text, want=want)
     table.decimal = decimal
