@@ -113,6 +113,46 @@ def build_spectrum(
     rows = np.asarray(rows, dtype=np.int64)
     excluded = list(excluded or [])
 
+    f, zr, zi, rows = _drop_unusable(f, zr, zi, rows, excluded, source, row_word)
+    if imag_sign == "flip":
+        zi = -zi
+    f, zr, zi, rows, sorted_by_reader = _sort_unique(f, zr, zi, rows, excluded, source,
+                                                     row_word)
+    if f.size < MIN_POINTS:
+        raise TooFewPointsError(
+            f"{source or '<array>'}: {f.size} usable point(s) after exclusions, at least "
+            f"{MIN_POINTS} are needed for a DRT; measure more frequencies (about 7-10 per decade)"
+        )
+
+    if imag_sign == "auto":
+        _check_signs(zr, zi, source, imag_column, imag_sign_detected)
+    attrs = {
+        **attrs_meta,
+        "source": source,
+        "source_sha256": source_sha256,
+        "source_format": source_format,
+        "imag_sign_detected": imag_sign_detected,
+        "imag_sign": imag_sign,
+        "sorted_by_reader": int(sorted_by_reader),
+        "excluded": json.dumps(sorted(excluded, key=lambda e: (e["row"], e["reason"]))),
+        "assumed": json.dumps(list(assumed or [])),
+    }
+    if extra_attrs:
+        attrs.update(extra_attrs)
+    ds = xr.Dataset(
+        {
+            "z_real": ("frequency", zr, {"units": "ohm", "long_name": "Z'"}),
+            "z_imag": ("frequency", zi, {"units": "ohm", "long_name": "Z''"}),
+        },
+        coords={"frequency": ("frequency", f, {"units": "Hz"}),
+                "row": ("frequency", rows, {"long_name": f"source {row_word}"})},
+        attrs=attrs,
+    )
+    return ds
+
+
+def _drop_unusable(f, zr, zi, rows, excluded: list[dict], source: str, row_word: str):
+    """Refuse inf and negative frequencies; drop NaN, 0 Hz and all-zero rows (recorded)."""
     for arr, label in ((f, "frequency"), (zr, "real part"), (zi, "imaginary part")):
         bad = np.isinf(arr)
         if bad.any():
@@ -131,7 +171,7 @@ def build_spectrum(
             f"{source or '<array>'}: {int(nan.sum())} row(s) with NaN values left out ("
             f"{row_word}s {', '.join(str(int(r)) for r in rows[nan][:8])}"
             f"{' ...' if nan.sum() > 8 else ''}); they are listed in attrs['excluded']",
-            DataWarning, stacklevel=3,
+            DataWarning, stacklevel=4,
         )
         keep = ~nan
         f, zr, zi, rows = f[keep], zr[keep], zi[keep], rows[keep]
@@ -167,14 +207,16 @@ def build_spectrum(
             f"{source or '<array>'}: {int(zero.sum())} row(s) with Z' = Z'' = 0 left out ("
             f"{row_word}s {', '.join(str(int(r)) for r in rows[zero][:8])}"
             f"{' ...' if zero.sum() > 8 else ''}); they are listed in attrs['excluded']",
-            DataWarning, stacklevel=3,
+            DataWarning, stacklevel=4,
         )
         keep = ~zero
         f, zr, zi, rows = f[keep], zr[keep], zi[keep], rows[keep]
 
-    if imag_sign == "flip":
-        zi = -zi
+    return f, zr, zi, rows
 
+
+def _sort_unique(f, zr, zi, rows, excluded: list[dict], source: str, row_word: str):
+    """Sort high to low and drop exact duplicate rows; refuse duplicates that differ."""
     sorted_by_reader = 0
     if f.size > 1 and not np.all(np.diff(f) < 0):
         sorted_by_reader = 1
@@ -205,53 +247,27 @@ def build_spectrum(
             if np.all(np.diff(f) < 0) and np.array_equal(rows, np.sort(rows)):
                 sorted_by_reader = 0
 
-    if f.size < MIN_POINTS:
-        raise TooFewPointsError(
-            f"{source or '<array>'}: {f.size} usable point(s) after exclusions, at least "
-            f"{MIN_POINTS} are needed for a DRT; measure more frequencies (about 7-10 per decade)"
+    return f, zr, zi, rows, sorted_by_reader
+
+
+def _check_signs(zr, zi, source: str, imag_column: str, imag_sign_detected: str) -> None:
+    """Refuse a spectrum whose imaginary (or real) part looks sign-flipped."""
+    n_pos = int(np.sum(zi > 0))
+    if n_pos > zi.size / 2:
+        raise SignConventionError(
+            f"{source or '<array>'}: {n_pos} of {zi.size} points have Z'' > 0 (column "
+            f"{imag_column!r} read as {imag_sign_detected}); drtbayes needs Z = Z' + jZ'' "
+            "with Z'' < 0 on capacitive arcs, so the imaginary sign looks flipped. If the "
+            "column holds -Z'' under another name, pass imag_sign='flip'; if the data "
+            "really are inductive, pass imag_sign='as-is'"
         )
-
-    if imag_sign == "auto":
-        n_pos = int(np.sum(zi > 0))
-        if n_pos > f.size / 2:
-            raise SignConventionError(
-                f"{source or '<array>'}: {n_pos} of {f.size} points have Z'' > 0 (column "
-                f"{imag_column!r} read as {imag_sign_detected}); drtbayes needs Z = Z' + jZ'' "
-                "with Z'' < 0 on capacitive arcs, so the imaginary sign looks flipped. If the "
-                "column holds -Z'' under another name, pass imag_sign='flip'; if the data "
-                "really are inductive, pass imag_sign='as-is'"
-            )
-        n_neg_re = int(np.sum(zr < 0))
-        if n_neg_re > f.size / 2:
-            raise SignConventionError(
-                f"{source or '<array>'}: {n_neg_re} of {f.size} points have a negative real "
-                "part; the real column probably holds -Z'. Name it -Z' in the header (or "
-                "negate it) so that Z' > 0"
-            )
-
-    attrs = {
-        **attrs_meta,
-        "source": source,
-        "source_sha256": source_sha256,
-        "source_format": source_format,
-        "imag_sign_detected": imag_sign_detected,
-        "imag_sign": imag_sign,
-        "sorted_by_reader": int(sorted_by_reader),
-        "excluded": json.dumps(sorted(excluded, key=lambda e: (e["row"], e["reason"]))),
-        "assumed": json.dumps(list(assumed or [])),
-    }
-    if extra_attrs:
-        attrs.update(extra_attrs)
-    ds = xr.Dataset(
-        {
-            "z_real": ("frequency", zr, {"units": "ohm", "long_name": "Z'"}),
-            "z_imag": ("frequency", zi, {"units": "ohm", "long_name": "Z''"}),
-        },
-        coords={"frequency": ("frequency", f, {"units": "Hz"}),
-                "row": ("frequency", rows, {"long_name": f"source {row_word}"})},
-        attrs=attrs,
-    )
-    return ds
+    n_neg_re = int(np.sum(zr < 0))
+    if n_neg_re > zi.size / 2:
+        raise SignConventionError(
+            f"{source or '<array>'}: {n_neg_re} of {zi.size} points have a negative real "
+            "part; the real column probably holds -Z'. Name it -Z' in the header (or "
+            "negate it) so that Z' > 0"
+        )
 
 
 def make_spectrum(
