@@ -1,5 +1,7 @@
 """Readers on every format: committed fixtures (exact analytic values) and the shared real files."""
 
+# ruff: noqa: D103 (test names say what each test checks)
+
 from __future__ import annotations
 
 import json

@@ -171,11 +171,12 @@ _THOUSANDS = re.compile(r"^[+-]?\d{1,3}(,\d{3})+(\.\d*)?([eE][+-]?\d+)?$")
 
 
 def _comma_meaning(tokens: list[str], table: Table, name: str) -> str:
-    """``"decimal"`` or ``"thousands"``: what the commas inside the numbers of a column mean.
+    """Return ``"decimal"`` or ``"thousands"``: what the commas in a column's numbers mean.
 
     A comma followed by anything but groups of three digits (``0,5``) can only be a decimal
-    comma, and two commas in one number (``1,000,000``) or a comma before a point
-    (``1,000.5``) only a thousands separator. When every comma in the column sits before
+    comma, and two commas in one number (``1,000,000``), a comma before a point
+    (``1,000.5``) or a point in the column's other numbers (``794.3``) only a thousands
+    separator. When every comma in the column sits before
     exactly three digits (``100,000``), both readings give plausible numbers a factor 1000
     apart (100 kHz or 100 Hz), so the column is refused unless ``decimal`` says which.
     """
@@ -183,6 +184,9 @@ def _comma_meaning(tokens: list[str], table: Table, name: str) -> str:
     if not all(_THOUSANDS.match(t) for t in with_comma):
         return "decimal"
     if any(t.count(",") > 1 or "." in t for t in with_comma):
+        return "thousands"
+    if any("." in t for t in tokens if "," not in t):
+        # the column writes its decimals with a point (794.3), so 100,000 is a thousand-group
         return "thousands"
     if table.decimal == ",":
         return "decimal"
