@@ -595,7 +595,7 @@ h1{font-size:1.6em;margin:.2em 0} h2{border-bottom:2px solid #dfe3e8;padding-bot
 margin-top:1.8em}
 .tablewrap{overflow-x:auto;max-width:100%} table{border-collapse:collapse;margin:.6em 0;
 font-size:.92em} th,td{border:1px solid #d5dae0;padding:.3em .6em;text-align:right}
-th{background:#f2f4f7} td:first-child,th:first-child{text-align:left}
+td{white-space:nowrap} th{background:#f2f4f7} td:first-child,th:first-child{text-align:left}
 figure{margin:1em 0;text-align:center} img{max-width:100%;height:auto;border:1px solid #e4e7eb}
 figcaption{font-size:.9em;color:#4a5562;margin-top:.3em}
 .zoom{overflow:auto} .zoom input{display:none} .zoom label{cursor:zoom-in}
@@ -610,7 +610,7 @@ dl.defs{font-size:.9em;margin:.4em 0} dl.defs dt{font-weight:600;margin-top:.3em
 dl.defs dd{margin-left:1.2em} .methods{background:#fafbfc;border:1px solid #e4e7eb;padding:.7em}
 details{margin:.8em 0} summary{cursor:pointer;font-weight:600}
 pre{overflow-x:auto;font-size:.85em;background:#f6f8fa;padding:.6em}
-.downloads a{margin-right:1em} table.headline td{text-align:left}
+.downloads a{margin-right:1em} table.headline td{text-align:left;white-space:normal}
 @media (max-width:600px){body{padding:0 .5em;font-size:15px} h1{font-size:1.3em}
 table{font-size:.8em} th,td{padding:.2em .35em}}
 """
@@ -685,8 +685,8 @@ def _page(ctx: _Context, figs: _Figures) -> str:
         _table(_kk_rows(ctx), kk_head), "<h3>GITT records</h3>",
         _table(_gitt_rows(ctx), gitt_head),
         "<h2>EIS: hierarchical DRT fit</h2>",
-        _table(_fit_rows(ctx), ["spectrum", "R_inf / Ω [95 % HDI]", "R_pol / Ω [95 % HDI]",
-                                "C / F [95 % HDI]", "peaks (median)"]),
+        _table(_fit_rows(ctx), ["spectrum", "R_inf / Ω (95 % HDI)", "R_pol / Ω (95 % HDI)",
+                                "C / F (95 % HDI)", "peaks (median)"]),
         figs.html("nyquist"), figs.html("residuals"),
         "<h2>Time-constant bands</h2>", figs.html("drt_bands"),
         "<h2>GITT: pulse fits and the R1/R2/R3 split</h2>", figs.html("gitt_fits"),
