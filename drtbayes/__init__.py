@@ -56,6 +56,7 @@ _LAZY: dict[str, str] = {
     "contrast": "drtbayes.compare",
     "crossover": "drtbayes.compare",
     "drt_contrast": "drtbayes.compare",
+    "answer_in_words": "drtbayes.answer",
     # simulation, study, results
     "simulate_study": "drtbayes.simulate",
     "run_study": "drtbayes.pipeline",

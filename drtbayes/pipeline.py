@@ -510,6 +510,7 @@ def run_study(
             checksums=inputs["checksums"],
             truth=truth,
             fast=fast,
+            progress=prog.info,
         )
 
     stage(7, "report", "figures + html", do_report, lambda: None)

@@ -14,9 +14,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
+from drtbayes.answer import answer_component
 from drtbayes.compare import contrast, crossover, fit_soc_model, simulate_split
 from drtbayes.errors import ApproximationWarning, DataError
-from drtbayes.plots.compare import plot_contrast, plot_crossover, plot_soc_curves
+from drtbayes.plots.compare import (
+    plot_cell_curves,
+    plot_contrast,
+    plot_crossover,
+    plot_soc_curves,
+)
 
 matplotlib.use("Agg")
 A, B = "L_SE", "S_SE"
@@ -24,6 +30,7 @@ A, B = "L_SE", "S_SE"
 
 @pytest.fixture(scope="module")
 def fitted():
+    """Fit a Laplace SOC model to a simulated split with a crossover at 25 %."""
     split, truth = simulate_split(seed=21, crossover_soc=25.0, n_pulses=60, n_samples=100)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ApproximationWarning)
@@ -42,6 +49,7 @@ def _save(fig, tmp_path: Path, name: str) -> Path:
 
 
 def test_plot_contrast(fitted, tmp_path):
+    """The ratio and difference curves are the contrast's numbers."""
     _, _, model = fitted
     ax = plot_contrast(model, A, B, "R2")
     ds = contrast(model, A, B, "R2")
@@ -59,6 +67,7 @@ def test_plot_contrast(fitted, tmp_path):
 
 
 def test_plot_crossover(fitted, tmp_path):
+    """The histogram's marks agree with the answer in words."""
     _, truth, model = fitted
     ax = plot_crossover(model, A, B, "R2", truth=truth["crossings"]["R2"])
     res = crossover(model, A, B, "R2")
@@ -66,16 +75,34 @@ def test_plot_crossover(fitted, tmp_path):
     # histogram counts add up to the number of crossings found (one per crossing draw here)
     total = sum(p.get_height() for p in ax.patches if hasattr(p, "get_height"))
     assert total >= res["p_crossing"] * model.posterior.sizes["draw"] * 0.99
-    # every crossing's probability is in the legend, which sits above the tallest bar
+    # every credible crossing's median, HDI and probability is in the legend, which sits
+    # above the tallest bar; the numbers are the crossover's (as in the report's table)
+    verdict = answer_component(res, A, B, "R2")
+    assert verdict.verdict == "crossover"
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    for c in res["crossings"]:
-        assert any(f"(P = {c['probability']:.2f})" in lab for lab in labels), labels
+    for c in verdict.crossings:
+        lo, hi = c["hdi95"]
+        assert (f"crossover {c['soc_median']:.0f} % [{lo:.0f}, {hi:.0f}] "
+                f"(P = {c['probability']:.2f})") in labels, labels
     tallest = max(p.get_height() for p in ax.patches if hasattr(p, "get_height"))
     assert ax.get_ylim()[1] >= 1.4 * tallest
     _save(ax.figure, tmp_path, "crossover")
+    # the same crossover passed in: the figure shows it, no recomputation
+    ax_in = plot_crossover(model, A, B, "R2", crossover=res)
+    assert [t.get_text() for t in ax_in.get_legend().get_texts()] == labels[:-1]  # no truth
+    plt.close(ax_in.figure)
+    # a crossover the answer calls not credible (no reversal): no median, no HDI, and the
+    # title says so, however many draws cross
+    weak = {**res, "reversal": {**res["reversal"], "credible": False}}
+    ax_w = plot_crossover(model, A, B, "R2", crossover=weak)
+    assert "no credible crossover" in ax_w.get_title()
+    labels_w = [t.get_text() for t in ax_w.get_legend().get_texts()]
+    assert not any("HDI" in lab or lab.startswith("crossover") for lab in labels_w), labels_w
+    plt.close(ax_w.figure)
 
 
 def test_plot_soc_curves(fitted, tmp_path):
+    """Design curves, pulses, and the crossover only where credible."""
     split, _, model = fitted
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), layout="constrained")
     plot_soc_curves(model, A, B, "R2", split=split, ax=axes[0])
@@ -88,13 +115,32 @@ def test_plot_soc_curves(fitted, tmp_path):
     labels = [line.get_label() for line in ax.get_lines()]
     cx = crossover(model, A, B, "R2")
     assert cx["hdi95"] is not None
-    assert f"crossover {cx['soc_median']:.1f} %" in labels
+    assert f"crossover {cx['soc_median']:.0f} % (P = {cx['crossings'][0]['probability']:.2f})" \
+        in labels
     _save(fig, tmp_path, "soc_curves")
-    # no credible crossing (P(cross) < 0.5, no HDI): no crossover line, as in the table
-    weak = {**cx, "p_crossing": 0.3, "hdi95": None}
+    # no credible reversal: no crossover line, as in the table and the answer in words
+    weak = {**cx, "reversal": {**cx["reversal"], "credible": False}}
     ax2 = plot_soc_curves(model, A, B, "R2", crossover=weak)
     assert not any(str(line.get_label()).startswith("crossover")
                    for line in ax2.get_lines())
     plt.close(ax2.figure)
     with pytest.raises(DataError, match="XL"):
         plot_soc_curves(model, "XL", B, "R2")
+
+
+def test_plot_cell_curves(fitted, tmp_path):
+    """One curve per cell: the posterior median of that cell's own log R."""
+    split, _, model = fitted
+    ax = plot_cell_curves(model, "R2", split=split)
+    post = model.posterior
+    cells = [str(c) for c in post["cell"].values]
+    lines = ax.get_lines()
+    assert [line.get_label() for line in lines] == [
+        f"{d} / {c}" for c, d in zip(cells, post["cell_design"].values.astype(str), strict=True)]
+    med = np.exp(post["log_r_cell"].sel(cell=cells[0], component="R2")
+                 .median(("chain", "draw")).values)
+    drawn = lines[0].get_ydata()
+    np.testing.assert_allclose(drawn, med[-len(drawn):])
+    _save(ax.figure, tmp_path, "cell_curves")
+    with pytest.raises(DataError, match="no cell"):
+        plot_cell_curves(model, "R2", designs=["XL"])

@@ -19,6 +19,16 @@ _LAZY: dict[str, str] = {
     "plot_residuals": "drt",
     "plot_diagnostics": "drt",
     "plot_fit_overview": "drt",
+    "plot_residuals_grid": "drt",
+    # split: bands and the GITT split
+    "plot_bands": "split",
+    "plot_pulse_fits": "split",
+    "plot_components_vs_soc": "split",
+    # compare: two designs over SOC
+    "plot_soc_curves": "compare",
+    "plot_cell_curves": "compare",
+    "plot_contrast": "compare",
+    "plot_crossover": "compare",
     # shared style
     "design_color": "_common",
 }

@@ -60,7 +60,7 @@ SAMPLE_DIMS: tuple[str, ...] = ("chain", "draw")
 
 # --------------------------------------------------------------------------- colours
 def design_color(design: Hashable) -> str:
-    """The colour of an electrode design (the same in every drtbayes figure).
+    """Return the colour of an electrode design (the same in every drtbayes figure).
 
     Parameters
     ----------
@@ -80,7 +80,7 @@ def design_color(design: Hashable) -> str:
 
 
 def shade(color: str, position: float) -> str:
-    """A lighter or darker variant of ``color``.
+    """Return a lighter or darker variant of ``color``.
 
     Parameters
     ----------
@@ -135,7 +135,7 @@ def new_axes(ax: Axes | None = None, figsize: tuple[float, float] = FIGSIZE) -> 
 def new_figure(
     nrows: int, ncols: int, figsize: tuple[float, float] = FIGSIZE, **kw: Any
 ) -> tuple[Figure, np.ndarray]:
-    """A new constrained-layout figure with an (nrows, ncols) array of Axes."""
+    """Make a new constrained-layout figure with an (nrows, ncols) array of Axes."""
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(
@@ -228,7 +228,7 @@ def plain_log_ticks(axis: Any) -> None:
 
 
 def legend(ax: Axes, handles: list | None = None, **kw: Any) -> Any:
-    """A legend with readable fonts, placed where it hides the least data."""
+    """Draw a legend with readable fonts, placed where it hides the least data."""
     opts: dict[str, Any] = {"fontsize": FONT_SIZE, "framealpha": 0.85, "loc": "best"}
     opts.update(kw)
     if handles is not None:
@@ -238,7 +238,7 @@ def legend(ax: Axes, handles: list | None = None, **kw: Any) -> Any:
 
 # --------------------------------------------------------------------------- data access
 def as_tree(result: Any) -> xr.DataTree:
-    """The DataTree of a result object (anything with ``.tree``) or a DataTree itself.
+    """Return the DataTree of a result object (anything with ``.tree``) or a DataTree itself.
 
     Raises
     ------
@@ -272,7 +272,7 @@ def group_dataset(tree: xr.DataTree, group: str, *, required: Sequence[str] = ()
 
 
 def sample_dims(da: xr.DataArray | xr.Dataset) -> tuple[str, ...]:
-    """The posterior-sample dims of ``da``: ``('chain', 'draw')``, or ``('sample',)``."""
+    """Return the posterior-sample dims of ``da``: ``('chain', 'draw')``, or ``('sample',)``."""
     if all(d in da.dims for d in SAMPLE_DIMS):
         return SAMPLE_DIMS
     if "sample" in da.dims:
@@ -369,7 +369,7 @@ def coord_da(ds: xr.Dataset | xr.DataArray, name: str, dim: str) -> xr.DataArray
 def coord_values(
     ds: xr.Dataset | xr.DataArray, name: str, dim: str, default: str = ""
 ) -> list[str]:
-    """String values of coordinate ``name`` along ``dim`` (``default`` when it is missing)."""
+    """Return the string values of coordinate ``name`` along ``dim`` (``default`` if absent)."""
     da = coord_da(ds, name, dim)
     if da is None:
         return [default] * ds.sizes[dim]

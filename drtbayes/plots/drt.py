@@ -277,7 +277,7 @@ def _nyquist_limits(ax: Axes, xs: np.ndarray, ys: np.ndarray) -> None:
 
 
 def _smooth(v: np.ndarray, width: int = 5) -> np.ndarray:
-    """Moving average with edge padding (same length as ``v``)."""
+    """Smooth by a moving average with edge padding (same length as ``v``)."""
     if v.size < width:
         return v
     half = width // 2
@@ -418,7 +418,7 @@ def plot_drt(
     prob: float = 0.95,
     show_legend: bool = True,
 ) -> Axes:
-    """The DRT gamma(tau): posterior median and credible band against tau.
+    """Plot the DRT gamma(tau): posterior median and credible band against tau.
 
     Parameters
     ----------
@@ -650,6 +650,64 @@ def plot_residuals(
     return ax
 
 
+def plot_residuals_grid(
+    result: Any,
+    spectrum: SpectrumSelector = None,
+    *,
+    ncols: int = 4,
+    prob: float = 0.95,
+    panel_size: tuple[float, float] = (3.4, 2.6),
+) -> Figure:
+    """Relative residuals as small multiples: one panel per spectrum, one y scale for all.
+
+    Overlaid, the residuals of eight spectra hide each other; side by side on a shared axis
+    each spectrum's residual pattern (and which spectrum fits worst) is readable.
+
+    Parameters
+    ----------
+    result
+        A DRT fit result (with ``.tree``) or its DataTree.
+    spectrum
+        Label, position or list of them; None draws every spectrum.
+    ncols
+        Panels per row.
+    prob
+        Mass of the predictive band.
+    panel_size
+        Width and height of one panel (in).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    tree = as_tree(result)
+    labels = [s.label for s in _spectra(tree, spectrum)]
+    ncols = max(1, min(ncols, len(labels)))
+    nrows = int(np.ceil(len(labels) / ncols))
+    fig, axes = new_figure(nrows, ncols, figsize=(panel_size[0] * ncols, panel_size[1] * nrows),
+                           sharex=True, sharey=True)
+    flat = axes.ravel()
+    for ax, lab in zip(flat, labels, strict=False):
+        plot_residuals(tree, lab, ax=ax, prob=prob, show_legend=False)
+        ax.set_title(lab, fontsize=FONT_SIZE)
+        if ax not in axes[:, 0]:
+            ax.set_ylabel("")
+    for ax in flat[len(labels):]:
+        ax.set_visible(False)
+    c = "0.35"
+    handles = [
+        Line2D([], [], ls="", marker="o", ms=5, color=c, label="Z′ residual"),
+        Line2D([], [], ls="", marker="s", ms=5, mfc="none", mec=c, label="Z″ residual"),
+        Patch(facecolor=c, alpha=0.35, label=f"{_pct(prob)} band Z′"),
+        Line2D([], [], color=c, ls="--", lw=1.0, label=f"{_pct(prob)} band Z″"),
+    ]
+    fig.legend(handles=handles, loc="outside upper center", ncols=4, fontsize=FONT_SIZE)
+    return fig
+
+
 # --------------------------------------------------------------------------- diagnostics
 def plot_diagnostics(
     result: Any,
@@ -874,7 +932,7 @@ def _overview_title(tree: xr.DataTree, label: str | None) -> str:
 
 
 def _spectrum_diagnostics(tree: xr.DataTree, label: str | None) -> dict | None:
-    """This spectrum's entry of the root ``diagnostics`` JSON attr, if the fit recorded one."""
+    """Return the spectrum's entry of the root ``diagnostics`` JSON attr, if recorded."""
     raw = tree.attrs.get("diagnostics")
     if not raw:
         return None

@@ -110,7 +110,8 @@ def plot_bands(
     format_tau_axis(ax)
     ax.set_ylabel("γ / Ω")
     ax.set_title(f"DRT and time-constant bands: {label}")
-    legend(ax, loc="upper left")
+    # below the axes: inside, any corner covers a boundary histogram along the top
+    legend(ax, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=3, borderaxespad=0.0)
     return ax
 
 
@@ -262,7 +263,9 @@ def plot_components_vs_soc(
     for a in axes[2:]:
         a.set_xlabel("SOC / %")
     for a in axes:
-        a.set_xlim(100, 0)  # discharge direction, as in the paper
+        # SOC runs 0 -> 100 left to right in every drtbayes figure (the paper draws this one
+        # in the discharge direction; one direction throughout reads better in one report)
+        a.set_xlim(0, 100)
     legend(axes[0], loc="upper left")
     fig.suptitle("GITT resistances split by EIS time-constant bands (median, 95 % band)")
     return fig
