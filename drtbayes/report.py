@@ -289,7 +289,7 @@ def build_report(
                           f"{float(rec.time[-1]) / 3600:.1f}", int(sel.sum()), n_unres,
                           Path(str(rec.attrs.get("source", ""))).name])
 
-    summ = fit.summary() if hasattr(fit, "summary") else {}
+    summ = fit.summary_dict() if hasattr(fit, "summary_dict") else {}
     diag_rows = []
     diag = fit.tree.attrs.get("diagnostics")
     if isinstance(diag, str):
