@@ -148,7 +148,7 @@ def run_drtbayes(args: argparse.Namespace) -> dict[str, Any]:
         ess_all, ess_sup = min_ess(g), min_ess(g, support)
         acc = accuracy(tau, g.reshape(-1, tau.size), post["r_pol"].values[:, :, 0].ravel(),
                        float(np.median(post["r_inf"].values[:, :, 0])))
-        summ = next(v for k, v in res.summary().items() if not k.startswith("_"))
+        summ = next(v for k, v in res.summary_dict().items() if not k.startswith("_"))
         fits.append({
             "label": label, "wall_s": wall, "compile_s": timing.get("compile_s"),
             "sample_s": timing.get("sample_s"), "cache_hit": timing.get("compiled_cache_hit"),

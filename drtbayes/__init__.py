@@ -52,7 +52,10 @@ _LAZY: dict[str, str] = {
     "time_constant_bands": "drtbayes.bands",
     "bands_at_soc": "drtbayes.bands",
     "split_gitt": "drtbayes.split",
-    "fit_soc_model": "drtbayes.compare",
+    "fit_soc_model": "drtbayes.soc",
+    "SocModelResult": "drtbayes.soc",
+    "simulate_split": "drtbayes.soc",
+    "CrossoverResult": "drtbayes.compare",
     "contrast": "drtbayes.compare",
     "crossover": "drtbayes.compare",
     "drt_contrast": "drtbayes.compare",
@@ -61,6 +64,9 @@ _LAZY: dict[str, str] = {
     "simulate_study": "drtbayes.simulate",
     "run_study": "drtbayes.pipeline",
     "load": "drtbayes.results",
+    "BandsResult": "drtbayes.results",
+    "SplitResult": "drtbayes.results",
+    "clear_model_cache": "drtbayes.inference",
 }
 
 __all__ = sorted([*_LAZY, "DataError", "DrtbayesError", "OutputExistsError", "__version__"])

@@ -29,16 +29,18 @@ import itertools
 import json
 import math
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import xarray as xr
 from scipy.signal import find_peaks
 
+from .conventions import PROCESSES
 from .errors import DataError, ValueRangeError
+from .numerics import cumulative_trapezoid, parabolic_offset
+from .results.provenance import stamp
 
-DEFAULT_PROCESSES = ("contact", "charge_transfer", "diffusion")
+DEFAULT_PROCESSES = PROCESSES
 #: Peaks lower in prominence than this fraction of the draw's largest gamma are ignored.
 DEFAULT_REL_PROMINENCE = 0.05
 POLICIES = ("interpolate", "nearest")
@@ -121,11 +123,9 @@ def _refined_min(ln_tau: np.ndarray, g: np.ndarray, lo: int, hi: int) -> float:
     k = lo + 1 + int(np.argmin(g[lo + 1:hi]))
     if lo + 1 < k < hi - 1 or (k - 1 >= 0 and k + 1 < g.size):
         y0, y1, y2 = g[k - 1], g[k], g[k + 1]
-        den = y0 - 2 * y1 + y2
-        if den > 0:
-            off = 0.5 * (y0 - y2) / den
+        if y0 - 2 * y1 + y2 > 0:  # a minimum only where gamma curves up
             h = ln_tau[k + 1] - ln_tau[k]
-            return float(ln_tau[k] + np.clip(off, -0.5, 0.5) * h)
+            return float(ln_tau[k] + float(parabolic_offset(y0, y1, y2)) * h)
     return float(ln_tau[k])
 
 
@@ -207,8 +207,7 @@ def _unit_bands(gam: np.ndarray, ln_tau: np.ndarray, n_proc: int,
         ok = ~fallback[:, b]
         bnd[fallback[:, b], b] = np.median(bnd[ok, b]) if ok.any() else np.nan
     # band resistances: cumulative integral of gamma over ln tau, read at the boundaries
-    cum = np.concatenate([np.zeros((n_s, 1)),
-                          np.cumsum(0.5 * (gam[:, 1:] + gam[:, :-1]) * np.diff(ln_tau), 1)], 1)
+    cum = cumulative_trapezoid(gam, ln_tau)
     at_b = np.full((n_s, nb), np.nan)
     for b in range(nb):
         ok = np.isfinite(bnd[:, b])
@@ -233,7 +232,7 @@ def time_constant_bands(
     *,
     rel_prominence: float = DEFAULT_REL_PROMINENCE,
     max_samples: int | None = None,
-    seed: int = 0,
+    seed: int | None = None,
 ) -> xr.Dataset:
     """Posterior time-constant bands of every DRT in a fit.
 
@@ -251,7 +250,8 @@ def time_constant_bands(
     max_samples
         Use at most this many posterior draws (an evenly spaced subset); all when None.
     seed
-        Unused by the deterministic algorithm; recorded for provenance.
+        Unused by the deterministic algorithm; recorded for provenance (default: the fit's
+        seed, so a ``--seed 1`` run's bands record seed 1).
 
     Returns
     -------
@@ -355,21 +355,19 @@ def time_constant_bands(
                 data_vars["group_r_inf"] = (("sample", "group"), r_inf, {"units": "ohm"})
     coords["sample"] = np.arange(n_sample)
     ds = xr.Dataset(data_vars, coords=coords)
+    stamp(ds.attrs, kind="bands",
+          seed=seed if seed is not None else int(fit_attrs.get("seed", -1)),
+          method=str(fit_attrs.get("method", "")), preset=str(fit_attrs.get("preset", "")),
+          preset_toml=str(fit_attrs.get("preset_toml", "")),
+          input_sha256=fit_attrs.get("input_sha256", "{}"))
     ds.attrs.update({
-        "drtbayes_kind": "bands",
-        "drtbayes_version": _version(),
         "processes": json.dumps(list(processes)),
         "rel_prominence": rel_prominence,
         "boundary_definition": "minimum of gamma between consecutive process peaks (parabolic "
                                "refinement); fallback: median over the draws that resolve it",
         "reference_ln_tau": json.dumps({k or "spectrum": np.round(v, 4).tolist()
                                         for k, v in refs.items()}),
-        "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
-        "seed": seed,
     })
-    for key in ("preset", "preset_toml", "method", "input_sha256"):
-        if key in fit_attrs:
-            ds.attrs[key] = fit_attrs[key]
     return ds
 
 
@@ -388,14 +386,6 @@ def _group_r_inf(post: xr.Dataset, flat: Any, gd: np.ndarray, gs: np.ndarray) ->
         if m.any():
             out[:, g] = r[m].mean(0)
     return out
-
-
-def _version() -> str:
-    try:
-        from . import __version__
-    except ImportError:  # pragma: no cover
-        return "unknown"
-    return __version__
 
 
 # --------------------------------------------------------------------------- SOC policy

@@ -270,7 +270,7 @@ def _cmd_crossover(a: argparse.Namespace) -> int:
     if hasattr(first, "tree"):
         model = first
     else:
-        splits = [first] + [xr.load_dataset(p, engine="h5netcdf") for p in a.inputs[1:]]
+        splits = [first.dataset] + [xr.load_dataset(p, engine="h5netcdf") for p in a.inputs[1:]]
         split = xr.concat(splits, dim="pulse", combine_attrs="override") if len(splits) > 1 \
             else splits[0]
         model = fit_soc_model(split, components=comps, seed=a.seed, fast=a.fast)

@@ -418,7 +418,7 @@ def _diag_rows(ctx: _Context) -> list[list[Any]]:
 
 
 def _fit_rows(ctx: _Context) -> list[list[Any]]:
-    summ = ctx.fit.summary() if hasattr(ctx.fit, "summary") else {}
+    summ = ctx.fit.summary_dict() if hasattr(ctx.fit, "summary_dict") else {}
     if hasattr(summ, "to_dict") and not isinstance(summ, dict):
         return []  # a tidy DataFrame summary: its rows are in the saved results, not here
     c_prior = _json_attr(ctx.fit.tree.attrs, "capacitance_prior", {})

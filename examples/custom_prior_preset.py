@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, model in (("default", "drt-single"), ("stiff", stiff)):
         fit = drtbayes.fit_drt(spec, model=model, fast=args.fast, seed=0, progress=False)
         fit.save(out / f"fit_{label}.nc", force=True)
-        s = fit.summary()[fit.spectra[0]]
+        s = fit.summary_dict()[fit.spectra[0]]
         sm = np.median(fit.posterior["smoothness"].values)
         print(f"{label:>8}: preset {fit.tree.attrs['preset']!r}, smoothness median {sm:.3g}, "
               f"{len(s['peaks'])} peak(s) at tau = "

@@ -212,8 +212,8 @@ def test_drt_contrast_on_handmade_tree():
         coords={
             "tau": tau,
             "group": ["L_SE/soc50", "S_SE/soc50", "L_SE/soc0"],
-            "design": ("group", [A, B, A]),
-            "soc": ("group", [50.0, 50.0, 0.0]),
+            "group_design": ("group", [A, B, A]),
+            "group_soc": ("group", [50.0, 50.0, 0.0]),
         },
     )
     tree = xr.DataTree.from_dict({"posterior": post})
@@ -225,11 +225,14 @@ def test_drt_contrast_on_handmade_tree():
         {"group_band_r": (("sample", "group", "process"), band_r)},
         coords={
             "process": ["contact", "charge_transfer", "diffusion"],
-            "design": ("group", [A, B, A]),
-            "soc": ("group", [50.0, 50.0, 0.0]),
+            "group_design": ("group", [A, B, A]),
+            "group_soc": ("group", [50.0, 50.0, 0.0]),
         },
     )
     ds = drt_contrast(tree, A, B, 50.0, bands=bands)
+    # one set of group-coordinate names (those fit_drt writes): 'design' on 'group' is refused
+    with pytest.raises(ColumnError, match="group_design"):
+        drt_contrast(tree, A, B, 50.0, bands=bands.rename({"group_design": "design"}))
     # gamma_a - gamma_b = -peak + N(0, 0.1*sqrt2): median -peak within MC error 0.01
     np.testing.assert_allclose(ds["gamma_diff_median"], -peak, atol=0.02)
     half = 1.96 * 0.1 * np.sqrt(2)
@@ -377,7 +380,7 @@ def test_laplace_fast_is_labelled_reproducible_and_close():
     # the Laplace posterior is wider than NUTS's; it must still bracket the truth
     assert res["p_crossing"] > 0.8
     assert res["crossings"][0]["hdi95"][0] <= 30.0 <= res["crossings"][0]["hdi95"][1]
-    assert m1.summary()["method"] == "laplace"
+    assert m1.summary_dict()["method"] == "laplace"
 
 
 def test_split_input_is_fitted_on_the_fly():

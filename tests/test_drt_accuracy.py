@@ -36,7 +36,7 @@ def _diffusion_peak(res, spec) -> dict:
     """The fit's diffusion peak (log10 s: median, 95 % HDI) and the true circuit's profile."""
     from oracle_circuit import TRUE_FIRST_LINE, diffusion_profile
 
-    peaks = res.summary()[res.spectra[0]]["peaks"]
+    peaks = res.summary_dict()[res.spectra[0]]["peaks"]
     found = np.log10([p["tau_s"]["median"] for p in peaks])
     j = int(np.argmin(np.abs(found - TRUE_FIRST_LINE)))
     z_true = case("three_process")["net"].impedance(FREQ)
@@ -94,7 +94,7 @@ def test_nuts_three_process_over_noise_draws():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             res = fit_drt(spec, "drt-single", seed=3, progress=False)
-        summ = res.summary()[res.spectra[0]]
+        summ = res.summary_dict()[res.spectra[0]]
         r_inf, r_pol = summ["r_inf"]["median"], summ["r_pol"]
         assert abs(r_inf / truth["r_inf"] - 1) <= 0.03, (noise_seed, r_inf)
         found = np.log10([p["tau_s"]["median"] for p in summ["peaks"]])
@@ -125,7 +125,7 @@ def test_nuts_three_process_with_known_capacitance():
         res = fit_drt(noisy_spectrum("three_process", seed=11), "drt-single", seed=3,
                       progress=False, capacitance_f=truth["c_f"], capacitance_rel_sd=0.1)
     figures = check_accuracy(res, "three_process")
-    c = res.summary()[res.spectra[0]]["c"]
+    c = res.summary_dict()[res.spectra[0]]["c"]
     assert c["hdi95"][0] <= truth["c_f"] <= c["hdi95"][1]
     print("three_process, C known", figures, c, res.diagnostics)
 

@@ -82,7 +82,7 @@ def check_accuracy(res: DRTResult, name: str, *, spectrum: int = 0, rel_tol: flo
     r_inf = float(post["r_inf"].median())
     r_pol = float(post["r_pol"].median())
     lab = res.spectra[spectrum]
-    peaks = res.summary()[lab]["peaks"]
+    peaks = res.summary_dict()[lab]["peaks"]
     found = np.log10([p["tau_s"]["median"] for p in peaks])
     out = {"r_inf_err": r_inf / truth["r_inf"] - 1, "r_pol_err": r_pol / truth["r_pol"] - 1,
            "peak_err_dec": []}
@@ -268,7 +268,7 @@ def test_known_capacitance_prior_moves_c_and_the_slow_peak():
         with pytest.warns(ApproximationWarning):
             res = fit_drt(spec, "drt-single", fast=True, seed=1, progress=False,
                           capacitance_f=c)
-        summ = res.summary()[res.spectra[0]]
+        summ = res.summary_dict()[res.spectra[0]]
         found = np.log10([p["tau_s"]["median"] for p in summ["peaks"]])
         out[c] = (float(found[np.argmin(np.abs(found - slow))] - slow), summ["c"])
     (err_free, c_free), (err_known, c_known) = out[None], out[truth["c_f"]]
@@ -343,9 +343,31 @@ def test_bad_inputs_raise_data_errors():
 def test_results_load_dispatch(tmp_path):
     from drtbayes.results import load
 
+    from drtbayes.results import BandsResult, ResultError, SplitResult
+
     ds = xr.Dataset({"x": ("a", [1.0, 2.0])}, attrs={"drtbayes_kind": "bands"})
     ds.to_netcdf(tmp_path / "b.nc", engine="h5netcdf")
-    xr.testing.assert_identical(load(tmp_path / "b.nc"), ds)
+    # a bands file without the schema's variables is refused, naming what is missing
+    with pytest.raises(ResultError, match=r"bands result lacks \['boundary_tau'"):
+        load(tmp_path / "b.nc")
+    split = xr.Dataset({"resistance": (("pulse", "component", "sample"), np.ones((2, 1, 3)))},
+                       attrs={"drtbayes_kind": "split", "drtbayes_version": "0.1.0"})
+    split.to_netcdf(tmp_path / "s.nc", engine="h5netcdf")
+    back = load(tmp_path / "s.nc")
+    assert isinstance(back, SplitResult)
+    xr.testing.assert_equal(back.dataset, split)
+    # the kind is checked by the class that loads it
+    with pytest.raises(ResultError, match="drtbayes_kind = 'split', expected 'bands'"):
+        BandsResult.load(tmp_path / "s.nc")
+    # a newer layout or a newer major version is refused with what to do
+    split.attrs["drtbayes_schema"] = 99
+    split.to_netcdf(tmp_path / "s99.nc", engine="h5netcdf")
+    with pytest.raises(ResultError, match="newer than this drtbayes reads"):
+        load(tmp_path / "s99.nc")
+    split.attrs.update(drtbayes_schema=1, drtbayes_version="7.0.0")
+    split.to_netcdf(tmp_path / "s7.nc", engine="h5netcdf")
+    with pytest.raises(ResultError, match="upgrade drtbayes"):
+        load(tmp_path / "s7.nc")
     ds.attrs["drtbayes_kind"] = "mystery"
     ds.to_netcdf(tmp_path / "m.nc", engine="h5netcdf")
     with pytest.raises(DataError, match="unknown result kind"):

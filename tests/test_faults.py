@@ -65,7 +65,7 @@ def ppc(result) -> dict:
     (entry,) = check.values()
     idx = [int(np.argmin(np.abs(F - f))) for f in entry["outlying_frequencies_hz"]]
     # it is also stored with the result and in the JSON summary
-    (summ,) = [v for k, v in result.summary().items() if not k.startswith("_")]
+    (summ,) = [v for k, v in result.summary_dict().items() if not k.startswith("_")]
     assert summ["ppc"] == entry
     return {"outlying": sorted(idx), "autocorr": entry["autocorr"], "flagged": entry["flagged"]}
 

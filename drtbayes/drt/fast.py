@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
-from .._packed import pack_values
-from ..inference import finite_difference_hessian
+from ..inference.laplace import finite_difference_hessian, gaussian_draws
+from ..inference.packed import pack_values
 
 __all__ = ["laplace_draws", "empirical_bayes_hyperparameters"]
 

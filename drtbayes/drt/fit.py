@@ -2,7 +2,7 @@
 
 Compiled models are cached per process, keyed by (preset text, n_spectra, n_frequency, n_tau,
 n_groups): all data (impedances, kernels, masks, group index, prior level) live in one
-``pm.Data`` container (see ``drtbayes._packed``) and are swapped in with nutpie's
+``pm.Data`` container (see ``drtbayes.inference.packed``) and are swapped in with nutpie's
 ``with_data``, so a later fit of a same-shaped stack costs sampling only.
 """
 
@@ -19,10 +19,6 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from .._nutpie import compile_model, loaded_from_cache
-from .._packed import pack_values
-from .._threads import one_blas_thread
-from .._whiten import WhitenedCompiled, whitened_model
 from ..errors import (
     ApproximationWarning,
     ColumnError,
@@ -31,7 +27,16 @@ from ..errors import (
     TooFewPointsError,
     ValueRangeError,
 )
-from ..inference import check_sampler_settings
+from ..inference import (
+    check_sampler_settings,
+    clear_model_cache,
+    compile_model,
+    loaded_from_cache,
+    model_cache,
+    one_blas_thread,
+    pack_values,
+)
+from ..inference.whiten import WhitenedCompiled, whitened_model
 from .model import (
     ModelInputs,
     build_model,
@@ -42,13 +47,9 @@ from .result import DRTResult, build_tree
 
 __all__ = ["fit_drt", "clear_model_cache"]
 
-_CACHE: dict[tuple, tuple[Any, Any]] = {}
+# (preset sha256, *shape key) -> (PyMC model, WhitenedCompiled); emptied by clear_model_cache
+_CACHE = model_cache("drt")
 _MIN_POINTS = 10
-
-
-def clear_model_cache() -> None:
-    """Forget every compiled model (frees memory; the next fit recompiles)."""
-    _CACHE.clear()
 
 
 def _as_stack(spectra: xr.Dataset | Sequence[xr.Dataset]) -> xr.Dataset:
@@ -151,7 +152,7 @@ def _compiled(inputs: ModelInputs, preset: dict[str, Any]) -> tuple[Any, Any, bo
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)
             # compiled once in whitened coordinates; with shift 0 and L = I (every use but
-            # NUTS after empirical Bayes) it is the original model (drtbayes._whiten)
+            # NUTS after empirical Bayes) it is the original model (drtbayes.inference.whiten)
             _CACHE[key] = (model, WhitenedCompiled(compile_model(whitened_model(model))))
     model, compiled = _CACHE[key]
     return model, compiled.with_data(**pack_values(inputs.data_values())), hit
@@ -377,8 +378,8 @@ def _fit_one(compiled: Any, inputs: ModelInputs, preset: dict[str, Any], seed: i
         raw, info = laplace_draws(compiled, inputs.data_values(),
                                   n_draws=settings["n_draws"], seed=seed, preset=preset)
         return raw, None, {"laplace": info}
-    from .._whiten import draws_in_original, laplace_whitening
     from ..inference import finite_difference_hessian, sample_nuts
+    from ..inference.whiten import draws_in_original, laplace_whitening
     from .fast import _negative_log_density, empirical_bayes_hyperparameters, initial_point
 
     info: dict[str, Any] = {}
@@ -394,7 +395,7 @@ def _fit_one(compiled: Any, inputs: ModelInputs, preset: dict[str, Any], seed: i
         info["empirical_bayes"] = eb
         if preset["sampler"].get("whiten", False):
             # NUTS in coordinates whitened by the Laplace approximation at that mode: warm-up
-            # no longer has to learn scales spanning decades (drtbayes._whiten)
+            # no longer has to learn scales spanning decades (drtbayes.inference.whiten)
             hessian = finite_difference_hessian(_negative_log_density(compiled, values), init)
             nuts_model = _start_near(compiled.sampler(init, laplace_whitening(hessian)),
                                      np.zeros(init.size))
@@ -409,7 +410,7 @@ def _fit_one(compiled: Any, inputs: ModelInputs, preset: dict[str, Any], seed: i
     trace = sample_nuts(
         nuts_model, draws=settings["n_draws"], tune=settings["tune"],
         chains=settings["chains"], seed=seed, target_accept=settings["target_accept"],
-        progress=settings["progress"],
+        progress=settings["progress"], label="DRT fit",
         adaptation=preset["sampler"].get("adaptation", "low_rank"))
     raw = draws_in_original(trace["posterior"])
     return raw, trace["sample_stats"].to_dataset(), info

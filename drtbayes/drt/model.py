@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from .._packed import packed_data
+from ..inference.packed import packed_data
 from .kernels import drt_kernels, second_difference, smooth_basis
 
 __all__ = ["ModelInputs", "prepare_inputs", "build_model", "spectrum_log_gamma", "FREE_VARS"]

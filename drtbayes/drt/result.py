@@ -13,7 +13,9 @@ import numpy as np
 import xarray as xr
 from scipy.signal import find_peaks
 
-from ..errors import DataError
+from ..numerics import cumulative_trapezoid, hdi, parabolic_offset
+from ..results.base import ResultBase
+from ..results.provenance import stamp
 from .kernels import quadrature_weights
 from .model import (
     ModelInputs,
@@ -32,12 +34,6 @@ _STAT_KEEP = ("diverging", "depth", "maxdepth_reached", "step_size", "n_steps", 
 #: the largest accepted mean lag-1 autocorrelation of the residuals along frequency.
 PPC_OUTLIER_R = 5.0
 PPC_AUTOCORR_MAX = 0.5
-
-
-def _version() -> str:
-    from .. import __version__
-
-    return __version__
 
 
 def build_tree(inputs: ModelInputs, preset: dict[str, Any], raw: dict[str, np.ndarray],
@@ -152,15 +148,10 @@ def build_tree(inputs: ModelInputs, preset: dict[str, Any], raw: dict[str, np.nd
             ss = ss.assign_coords(group=np.array(group_labels, dtype=str))
         groups["sample_stats"] = ss
     tree = xr.DataTree.from_dict(groups)
-    tree.attrs.update({
-        "drtbayes_kind": "drt_fit",
-        "drtbayes_version": _version(),
-        "preset": str(preset.get("name", "")),
-        "preset_toml": str(preset.get("preset_toml", "")),
-        "seed": int(seed),
-        "method": method,
-        "z_scale_ohm": float(zs),
-    })
+    # input_sha256 and created_utc are stamped again by fit_drt once the inputs are hashed
+    stamp(tree.attrs, kind="drt_fit", seed=seed, method=method,
+          preset=str(preset.get("name", "")), preset_toml=str(preset.get("preset_toml", "")))
+    tree.attrs["z_scale_ohm"] = float(zs)
     return tree
 
 
@@ -183,32 +174,22 @@ def _draw_peaks(g: np.ndarray, ln_tau: np.ndarray, rel_prom: float
     for a, b in zip(idx[:-1], idx[1:], strict=True):
         bounds.append(a + int(np.argmin(g[a:b + 1])))
     bounds.append(g.size - 1)
-    cum = np.concatenate([[0.0], np.cumsum(0.5 * (g[1:] + g[:-1]) * np.diff(ln_tau))])
+    cum = cumulative_trapezoid(g, ln_tau)
     r = np.array([cum[bounds[i + 1]] - cum[bounds[i]] for i in range(idx.size)])
     lg = np.log(np.maximum(g, 1e-300))
     pos = ln_tau[idx].copy()
     inner = (idx > 0) & (idx < g.size - 1)
     i = idx[inner]
     den = lg[i - 1] - 2 * lg[i] + lg[i + 1]
-    shift = np.where(den < 0, 0.5 * (lg[i - 1] - lg[i + 1]) / np.where(den < 0, den, -1), 0.0)
-    pos[inner] += np.clip(shift, -0.5, 0.5) * (ln_tau[1] - ln_tau[0])
+    # a maximum only where ln gamma curves down
+    shift = np.where(den < 0, parabolic_offset(lg[i - 1], lg[i], lg[i + 1]), 0.0)
+    pos[inner] += shift * (ln_tau[1] - ln_tau[0])
     return pos / np.log(10.0), r
-
-
-def _hdi(x: np.ndarray, prob: float = 0.95) -> list[float]:
-    import arviz_stats
-
-    x = np.asarray(x, dtype=float)
-    x = x[np.isfinite(x)]
-    if x.size < 2:
-        return [float("nan"), float("nan")]
-    lo, hi = np.asarray(arviz_stats.hdi(x, prob=prob), dtype=float)
-    return [float(lo), float(hi)]
 
 
 def _stat(x: np.ndarray) -> dict[str, Any]:
     x = np.asarray(x, dtype=float).ravel()
-    return {"median": float(np.median(x)), "hdi95": _hdi(x)}
+    return {"median": float(np.median(x)), "hdi95": hdi(x)}
 
 
 def find_peak_clusters(gamma_draws: np.ndarray, tau_s: np.ndarray, *, rel_prominence: float = 0.05,
@@ -298,7 +279,7 @@ def _json_safe(x: Any) -> Any:
 
 
 # --------------------------------------------------------------------------- result
-class DRTResult:
+class DRTResult(ResultBase):
     """Result of :func:`drtbayes.fit_drt`: the posterior DataTree and what is derived from it.
 
     Parameters
@@ -308,11 +289,7 @@ class DRTResult:
         ``sample_stats``) with root attrs ``drtbayes_kind="drt_fit"`` etc.
     """
 
-    def __init__(self, tree: xr.DataTree) -> None:
-        if tree.attrs.get("drtbayes_kind") != "drt_fit":
-            raise DataError("not a DRT fit: root attr drtbayes_kind is "
-                            f"{tree.attrs.get('drtbayes_kind')!r}, expected 'drt_fit'")
-        self.tree = tree
+    kind = "drt_fit"
 
     def __repr__(self) -> str:
         p = self.posterior
@@ -339,8 +316,7 @@ class DRTResult:
     @property
     def diagnostics(self) -> dict[str, dict[str, Any]]:
         """Per spectrum: ``rhat_max``, ``ess_bulk_min``, ``divergences``, ``gate_pass``."""
-        text = self.tree.attrs.get("diagnostics")
-        return json.loads(text) if text else {}
+        return super().diagnostics
 
     @property
     def spectra(self) -> list[str]:
@@ -400,7 +376,39 @@ class DRTResult:
         return ok
 
     # ------------------------------------------------------------------ summaries
-    def summary(self) -> dict[str, Any]:
+    def summary(self) -> Any:
+        """Tidy table: one row per spectrum and quantity (``r_inf``, ``r_pol``, ``l``, ``c``).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``spectrum``, ``design``, ``cell``, ``soc``, ``quantity``, ``units``,
+            ``median``, ``hdi95_lo``, ``hdi95_hi``, ``n_peaks``, ``rhat_max``,
+            ``ess_bulk_min``, ``divergences``, ``gate_pass``, ``method``. The nested dict
+            (peaks with their intervals, the PPC) is :meth:`summary_dict`.
+        """
+        import pandas as pd
+
+        post = self.tree["posterior"]
+        units = {"r_inf": "ohm", "r_pol": "ohm", "l": "H", "c": "F"}
+        rows = []
+        for i, (lab, entry) in enumerate((k, v) for k, v in self.summary_dict().items()
+                                         if not k.startswith("_")):
+            meta = {c: post[c].values[i].item() for c in ("design", "cell", "soc")
+                    if c in post.coords and post[c].dims == ("spectrum",)}
+            d = entry["diagnostics"]
+            for q, u in units.items():
+                if entry.get(q) is None:
+                    continue
+                rows.append({"spectrum": lab, **meta, "quantity": q, "units": u,
+                             "median": entry[q]["median"], "hdi95_lo": entry[q]["hdi95"][0],
+                             "hdi95_hi": entry[q]["hdi95"][1], "n_peaks": len(entry["peaks"]),
+                             "rhat_max": d.get("rhat_max"), "ess_bulk_min": d.get("ess_bulk_min"),
+                             "divergences": d.get("divergences"), "gate_pass": d.get("gate_pass"),
+                             "method": self.method})
+        return pd.DataFrame(rows)
+
+    def summary_dict(self) -> dict[str, Any]:
         """Per spectrum: r_inf, r_pol, l, c (median and 95 % HDI), peaks, diagnostics, wall_s.
 
         Returns
@@ -509,7 +517,7 @@ class DRTResult:
         c = self.posterior["c_f"].values[:, :, i].ravel()
         with np.errstate(divide="ignore"):
             el = 1.0 / c
-        lo, hi = _hdi(el)
+        lo, hi = hdi(el)
         # HDI of the elastance 1/C (finite, includes 0 = "no capacitor"), mapped back to C
         with np.errstate(divide="ignore"):
             return {"median": float(np.median(c)),
@@ -517,26 +525,10 @@ class DRTResult:
 
     def to_json_summary(self) -> dict[str, Any]:
         """:meth:`summary` with non-finite numbers as null, ready for ``json.dumps``."""
-        return _json_safe(self.summary())
+        return _json_safe(self.summary_dict())
 
-    # ------------------------------------------------------------------ io
-    def save(self, path: str | os.PathLike, force: bool = False) -> Path:
-        """Write the DataTree to netCDF (h5netcdf), atomically; never clobbers unless ``force``."""
-        from .._atomic import atomic_write
-
-        return atomic_write(path, lambda p: self.tree.to_netcdf(p, engine="h5netcdf"),
-                            force=force)
 
 
 def load_drt(path: str | os.PathLike) -> DRTResult:
-    """Read a DRT fit written by :meth:`DRTResult.save`."""
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"{p}: file not found")
-    try:
-        tree = xr.open_datatree(p, engine="h5netcdf")
-        tree = tree.load()
-        tree.close()
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{p}: not a readable netCDF DataTree ({exc})") from exc
-    return DRTResult(tree)
+    """Read a DRT fit written by :meth:`DRTResult.save` (kind, schema and version checked)."""
+    return DRTResult.load(path)  # type: ignore[return-value]

@@ -1,4 +1,4 @@
-"""Sampling with nutpie and the diagnostics gate (R-hat, bulk ESS, divergences).
+"""The diagnostics gate (R-hat, bulk ESS, divergences): one gate and its thresholds for every model.
 
 Every NUTS fit passes through :func:`gate`: a fit whose R-hat exceeds ``rhat_max``, whose bulk
 ESS is below ``ess_bulk_min`` or that had divergent transitions is flagged (``gate_pass`` false
@@ -14,60 +14,13 @@ from typing import Any
 
 import numpy as np
 
-from .errors import PresetError, SamplingWarning
+from ..errors import PresetError, SamplingWarning
 
-__all__ = ["sample_nuts", "chain_diagnostics", "gate", "gate_failures", "gate_advice",
-           "check_sampler_settings", "finite_difference_hessian", "GATE_DEFAULT"]
+__all__ = ["chain_diagnostics", "gate", "gate_failures", "gate_advice", "gate_reasons",
+           "posterior_diagnostics", "check_sampler_settings", "GATE_DEFAULT"]
 
 #: Defaults of the gate (presets can override them in their [gate] table).
 GATE_DEFAULT = {"rhat_max": 1.01, "ess_bulk_min": 400.0, "max_divergences": 0}
-
-
-def sample_nuts(compiled: Any, *, draws: int, tune: int, chains: int, seed: int,
-                target_accept: float, progress: bool = False, cores: int | None = None,
-                init_mean: np.ndarray | None = None, adaptation: str = "low_rank") -> Any:
-    """Run nutpie's NUTS on a compiled model.
-
-    Parameters
-    ----------
-    compiled
-        ``nutpie.compile_pymc_model`` output (possibly ``.with_data(...)``).
-    draws, tune, chains
-        Kept draws and warm-up draws per chain, number of chains.
-    seed
-        Sampler seed: the same seed gives identical draws.
-    target_accept
-        Step-size adaptation target.
-    progress
-        Show nutpie's progress bar.
-    cores
-        Chains run in parallel (default: all cores).
-    init_mean
-        Start point in the unconstrained space (chains start jittered around it).
-    adaptation
-        nutpie's mass-matrix adaptation: ``"low_rank"`` or ``"diag"``.
-
-    Returns
-    -------
-    xarray.DataTree
-        nutpie's trace (``posterior``, ``sample_stats``; warm-up not kept).
-    """
-    import nutpie
-
-    kw: dict[str, Any] = {}
-    if cores is not None:
-        kw["cores"] = int(cores)
-    if init_mean is not None:
-        kw["init_mean"] = np.asarray(init_mean, dtype=float)
-    # A low-rank mass matrix captures the strong posterior correlations of neighbouring gamma
-    # values (the DRT inversion is ill-posed); it cut the leapfrog steps per draw ~5x against
-    # the diagonal one on the 2-ZARC benchmark. In coordinates whitened by a Laplace
-    # approximation (drtbayes._whiten) those correlations are gone and "diag" suffices.
-    return nutpie.sample(
-        compiled, draws=int(draws), tune=int(tune), chains=int(chains), seed=int(seed),
-        target_accept=float(target_accept), progress_bar=bool(progress), save_warmup=False,
-        adaptation=adaptation, **kw,
-    )
 
 
 def chain_diagnostics(arrays: Sequence[np.ndarray]) -> tuple[float, float]:
@@ -96,6 +49,53 @@ def chain_diagnostics(arrays: Sequence[np.ndarray]) -> tuple[float, float]:
     return rhat_max, (ess_min if np.isfinite(ess_min) else float("nan"))
 
 
+def _distinct(value: float, limit: float, decimals: int = 3) -> tuple[str, str]:
+    """``value`` and ``limit`` printed with ``decimals`` decimals, more where they would read alike.
+
+    Why: R-hat 1.0149 against the limit 1.01 printed with 3 significant digits read
+    "R-hat 1.01 > 1.01".
+    """
+    d = decimals
+    while f"{value:.{d}f}" == f"{limit:.{d}f}" and d < 8:
+        d += 1
+    return f"{value:.{d}f}", f"{limit:.{max(d - 1, 2)}f}".rstrip("0").rstrip(".")
+
+
+def gate_reasons(d: Mapping[str, Any], thresholds: Mapping[str, Any] | None = None
+                 ) -> list[str]:
+    """Why one unit fails the gate, in words (empty when it passes).
+
+    Parameters
+    ----------
+    d
+        ``rhat_max``, ``ess_bulk_min``, ``divergences`` of the unit.
+    thresholds
+        Overrides of :data:`GATE_DEFAULT`.
+
+    Returns
+    -------
+    list of str
+        E.g. ``["R-hat max 1.015 > 1.01", "bulk ESS min 180 < 400", "2 divergent transitions"]``.
+    """
+    th = {**GATE_DEFAULT, **(thresholds or {})}
+    checks = gate_failures(d, th)
+    rhat, ess, div = d.get("rhat_max"), d.get("ess_bulk_min"), d.get("divergences")
+    reasons = []
+    if "rhat" in checks:
+        if rhat is not None and np.isfinite(rhat):
+            shown, limit = _distinct(float(rhat), float(th["rhat_max"]))
+            reasons.append(f"R-hat max {shown} > {limit}")
+        else:
+            reasons.append("no R-hat")
+    if "ess" in checks:
+        reasons.append(f"bulk ESS min {ess:.0f} < {th['ess_bulk_min']:g}" if ess is not None
+                       and np.isfinite(ess) else "no bulk ESS")
+    if "divergences" in checks:
+        reasons.append(f"{div} divergent transitions" if div is not None
+                       else "no divergence count")
+    return reasons
+
+
 def gate(diagnostics: Mapping[str, Mapping[str, Any]], thresholds: Mapping[str, Any] | None = None,
          *, what: str = "DRT fit") -> bool:
     """Apply the diagnostics gate in place and warn for every unit that fails it.
@@ -119,18 +119,8 @@ def gate(diagnostics: Mapping[str, Mapping[str, Any]], thresholds: Mapping[str, 
     failed = []
     kinds: set[str] = set()
     for label, d in diagnostics.items():
-        checks = gate_failures(d, th)
-        kinds |= set(checks)
-        rhat, ess, div = d.get("rhat_max"), d.get("ess_bulk_min"), d.get("divergences")
-        reasons = []
-        if "rhat" in checks:
-            reasons.append(f"R-hat {rhat:.3g} > {th['rhat_max']:g}" if rhat is not None
-                           else "no R-hat")
-        if "ess" in checks:
-            reasons.append(f"bulk ESS {ess:.0f} < {th['ess_bulk_min']:g}" if ess is not None
-                           and np.isfinite(ess) else "no bulk ESS")
-        if "divergences" in checks:
-            reasons.append(f"{div} divergent transitions")
+        kinds |= set(gate_failures(d, th))
+        reasons = gate_reasons(d, th)
         d["gate_pass"] = not reasons  # type: ignore[index]
         if reasons:
             failed.append(f"{label}: {', '.join(reasons)}")
@@ -144,6 +134,63 @@ def gate(diagnostics: Mapping[str, Mapping[str, Any]], thresholds: Mapping[str, 
             stacklevel=3,
         )
     return not failed
+
+
+def posterior_diagnostics(posterior: Any, stats: Any, *, gated: Sequence[str],
+                          reported: Sequence[str] = (),
+                          thresholds: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """R-hat, bulk ESS and divergences of a posterior Dataset, gated on some of its variables.
+
+    Parameters
+    ----------
+    posterior
+        ``xarray.Dataset`` with (chain, draw) leading dims.
+    stats
+        nutpie's ``sample_stats`` Dataset (``diverging``) or None (no divergences known: 0).
+    gated
+        Variables the gate looks at (``rhat_max``, ``ess_bulk_min``).
+    reported
+        Further variables whose worst values are only reported (``rhat_max_all``,
+        ``ess_bulk_min_all``), e.g. raw z-scores whose maximum R-hat over hundreds of entries
+        exceeds the limit by chance alone.
+    thresholds
+        Overrides of :data:`GATE_DEFAULT`.
+
+    Returns
+    -------
+    dict
+        ``chains``, ``draws``, ``rhat_max``, ``ess_bulk_min``, ``rhat_max_all``,
+        ``ess_bulk_min_all`` (None with one chain), ``divergences``, ``gate_pass`` and
+        ``problems`` (:func:`gate_reasons`; with one chain only divergences are gated).
+    """
+    import arviz_stats as azs
+
+    n_chain = posterior.sizes["chain"]
+    out: dict[str, Any] = {"chains": int(n_chain), "draws": int(posterior.sizes["draw"])}
+    gated = [v for v in gated if v in posterior]
+    everything = [*gated, *(v for v in reported if v in posterior and v not in gated)]
+    if n_chain >= 2:
+        rhat = azs.rhat(posterior[everything])
+        ess = azs.ess(posterior[everything], method="bulk")
+        out["rhat_max"] = float(max(float(rhat[v].max()) for v in gated))
+        out["ess_bulk_min"] = float(min(float(ess[v].min()) for v in gated))
+        out["rhat_max_all"] = float(max(float(rhat[v].max()) for v in everything))
+        out["ess_bulk_min_all"] = float(min(float(ess[v].min()) for v in everything))
+    else:
+        out["rhat_max"] = out["ess_bulk_min"] = None
+        out["rhat_max_all"] = out["ess_bulk_min_all"] = None
+    div = 0
+    if stats is not None and "diverging" in stats:
+        div = int(np.asarray(stats["diverging"].values).sum())
+    out["divergences"] = div
+    # one chain has no R-hat and no meaningful bulk ESS: only divergences are checked then
+    problems = gate_reasons(out, thresholds)
+    if n_chain < 2:
+        problems = [p for p in problems if not p.startswith(("R-hat", "no R-hat", "bulk ESS",
+                                                             "no bulk ESS"))]
+    out["gate_pass"] = not problems
+    out["problems"] = problems
+    return out
 
 
 def gate_failures(d: Mapping[str, Any], thresholds: Mapping[str, Any] | None = None
@@ -199,23 +246,3 @@ def check_sampler_settings(settings: Mapping[str, float | None],
     if ta is not None and not 0.0 < ta < 1.0:
         raise PresetError(f"{label('target_accept')} {ta:g}: must lie strictly between 0 and 1 "
                           "(0.95-0.99 for difficult posteriors)")
-
-
-def finite_difference_hessian(neg: Callable[[np.ndarray], tuple[float, np.ndarray]],
-                              x: np.ndarray, index: np.ndarray | None = None) -> np.ndarray:
-    """Hessian of ``neg`` at ``x`` by central differences of its exact gradient (symmetrised).
-
-    ``neg(x)`` returns (value, gradient); ``index`` restricts rows and columns to those
-    coordinates (default: all). Why differences rather than a symbolic Hessian: compiling one
-    for these models takes about a minute, 2 n gradient calls take milliseconds.
-    """
-    n = x.size
-    idx = np.arange(n) if index is None else np.asarray(index)
-    eps = 1e-5 * np.maximum(1.0, np.abs(x))
-    h = np.empty((idx.size, idx.size))
-    for k, i in enumerate(idx):
-        step = np.zeros(n)
-        step[i] = eps[i]
-        h[k] = (neg(x + step)[1] - neg(x - step)[1])[idx] / (2 * eps[i])
-    return 0.5 * (h + h.T)
-
