@@ -42,7 +42,7 @@ import numpy as np
 import xarray as xr
 
 from . import __version__
-from ._atomic import atomic_write
+from ._atomic import atomic_write_netcdf
 from ._nutpie import compile_model
 from ._packed import PACKED_NAME, pack_values, packed_data
 from ._threads import one_blas_thread
@@ -841,7 +841,7 @@ class SocModelResult:
 
     def save(self, path: str | os.PathLike, *, force: bool = False) -> Path:
         """Write to netCDF (h5netcdf) atomically; an existing file only with ``force``."""
-        return atomic_write(path, lambda p: self.tree.to_netcdf(p, engine="h5netcdf"), force=force)
+        return atomic_write_netcdf(path, self.tree, force=force)
 
     def __repr__(self) -> str:
         return (

@@ -572,14 +572,14 @@ def _fit_warnings(result: Any) -> list[str]:
 
 
 def _save_dataset(ds: xr.Dataset, path: Path, checksums: dict, seed: int, kind: str) -> None:
-    from ._atomic import atomic_write
+    from ._atomic import atomic_write_netcdf
 
     ds = ds.copy()
     ds.attrs.setdefault("drtbayes_kind", kind)
     ds.attrs.setdefault("drtbayes_version", __version__)
     ds.attrs["input_sha256"] = json.dumps(checksums)
     ds.attrs.setdefault("seed", seed)
-    atomic_write(path, lambda p: ds.to_netcdf(p, engine="h5netcdf"), force=True)
+    atomic_write_netcdf(path, ds, force=True)
 
 
 def _load_ds(path: Path) -> xr.Dataset:

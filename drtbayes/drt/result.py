@@ -522,10 +522,9 @@ class DRTResult:
     # ------------------------------------------------------------------ io
     def save(self, path: str | os.PathLike, force: bool = False) -> Path:
         """Write the DataTree to netCDF (h5netcdf), atomically; never clobbers unless ``force``."""
-        from .._atomic import atomic_write
+        from .._atomic import atomic_write_netcdf
 
-        return atomic_write(path, lambda p: self.tree.to_netcdf(p, engine="h5netcdf"),
-                            force=force)
+        return atomic_write_netcdf(path, self.tree, force=force)
 
 
 def load_drt(path: str | os.PathLike) -> DRTResult:
