@@ -7,13 +7,15 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ._files import open_result
+from ._files import result_kind as _checked_kind
 from .errors import DataError
 
 __all__ = ["load", "result_kind"]
 
 
 def result_kind(path: str | os.PathLike) -> str:
-    """The root attribute ``drtbayes_kind`` of a saved result (read without loading data)."""
+    """Return the root attribute ``drtbayes_kind`` of a saved result (data not loaded)."""
     import h5netcdf
 
     p = Path(path)
@@ -50,7 +52,7 @@ def load(path: str | os.PathLike) -> Any:
     DataError
         Missing file, not a drtbayes file, or an unknown kind.
     """
-    kind = result_kind(path)
+    kind = _checked_kind(path)  # damaged or non-netCDF files: one-line ResultFileError
     if kind == "drt_fit":
         from .drt import load_drt
 
@@ -58,8 +60,6 @@ def load(path: str | os.PathLike) -> Any:
     if kind == "soc_model":
         return importlib.import_module("drtbayes.compare").load_soc_model(path)
     if kind in ("bands", "split"):
-        import xarray as xr
-
-        return xr.load_dataset(path, engine="h5netcdf")
+        return open_result(path)
     raise DataError(f"{path}: unknown result kind {kind!r}; known: drt_fit, soc_model, bands, "
                     "split")

@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StudyFileError
+from .limits import MAX_CHAINS, MAX_DRAWS, MAX_SAMPLES, MAX_TUNE
 from .schema import (
     MISSING,
     Problem,
@@ -59,10 +60,6 @@ COMPONENTS = ("R1", "R2", "R3", "total")
 #: Process names a band may carry, fastest first in a study's ``bands.processes``.
 PROCESS_NAMES = ("contact", "grain_boundary", "interphase", "charge_transfer", "diffusion")
 DEFAULT_PROCESSES = ("contact", "charge_transfer", "diffusion")
-#: Largest sampler settings a study may ask for: far above any useful run, below the sizes
-#: that exhaust memory (drtbayes.config.limits checks the memory of each run as well).
-MAX_DRAWS = 100_000
-MAX_CHAINS = 64
 
 
 @dataclass(frozen=True)
@@ -222,10 +219,10 @@ def study_schema(base: Path) -> Table:
         "models": Table({"eis": preset, "split": preset, "soc": preset}),
         "sampler": Table({
             "draws": integer(1, MAX_DRAWS),
-            "tune": integer(0, MAX_DRAWS),
+            "tune": integer(0, MAX_TUNE),
             "chains": integer(1, MAX_CHAINS),
             "target_accept": number(0, 1, lo_open=True, hi_open=True),
-            "split_samples": integer(10, MAX_DRAWS),
+            "split_samples": integer(10, MAX_SAMPLES),
         }),
         "bands": Table({
             "processes": list_of(choice(PROCESS_NAMES), min_len=2, max_len=5, unique=True,
