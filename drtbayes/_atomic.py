@@ -282,8 +282,23 @@ def atomic_write_netcdf(path: str | os.PathLike, obj: Any, *, force: bool = Fals
     """
     check_output(path, force=force)
     buf = io.BytesIO()
-    obj.to_netcdf(buf, engine="h5netcdf")
+    with _local_scheduler():
+        obj.to_netcdf(buf, engine="h5netcdf")
     return atomic_write_bytes(path, buf.getbuffer(), force=force)
+
+
+@contextmanager
+def _local_scheduler() -> Iterator[None]:
+    # On a Dask worker xarray would guard the in-memory write with a distributed lock named
+    # after the target, which a BytesIO cannot have; the data are in memory, so no scheduler
+    # is involved in writing them
+    try:
+        import dask
+    except ImportError:
+        yield
+        return
+    with dask.config.set(scheduler="synchronous"):
+        yield
 
 
 def _holder(lock: Path) -> str:
