@@ -122,8 +122,8 @@ def check_output(path: str | os.PathLike, *, force: bool = False,
                                   "overwrites its inputs (--force neither); choose another name")
     try:
         st = path.lstat()
-    except FileNotFoundError:
-        st = None
+    except (FileNotFoundError, NotADirectoryError):
+        st = None  # a parent that is a file is reported below
     except OSError as exc:
         raise OutputPathError(f"{path}: cannot be checked ({exc.strerror})") from None
     if st is not None:
@@ -380,6 +380,7 @@ def output_lock(folder: str | os.PathLike) -> Iterator[Path]:
     fd = _acquire(lock, folder)
     try:
         os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, f"{os.getpid()} {socket.gethostname()}\n".encode())
         yield folder
     finally:

@@ -9,8 +9,10 @@ and what to do.
 
 from __future__ import annotations
 
+import gc
 import os
-from collections.abc import Iterable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +45,31 @@ def _damaged(p: Path, exc: BaseException) -> ResultFileError:
                            f"{detail}); restore it from a copy or rerun the step that wrote it")
 
 
+_H5_ERRORS = (OSError, RuntimeError, ValueError, KeyError, TypeError, IndexError)
+
+
+def _guarded(p: Path, read: Callable[[], Any]) -> Any:
+    """Run ``read`` on a possibly damaged file; any HDF5 failure -> one ResultFileError.
+
+    A half-opened h5netcdf file object fails again in its destructor ("Exception ignored in
+    ... File.__del__"), printed on stderr after the one-line error; its destructor runs, quietly,
+    before the error is raised.
+    """
+    error: ResultFileError | None = None
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = lambda _unraisable: None
+    try:
+        try:
+            return read()
+        # h5py reports damage as any of these, depending on which structure the bytes broke
+        except _H5_ERRORS as exc:
+            error = _damaged(p, exc)
+        gc.collect()
+    finally:
+        sys.unraisablehook = old_hook
+    raise error
+
+
 def result_kind(path: str | os.PathLike) -> str:
     """Read the ``drtbayes_kind`` attribute of a saved result, checking the file on the way.
 
@@ -57,12 +84,11 @@ def result_kind(path: str | os.PathLike) -> str:
     if _head(p) != HDF5_SIGNATURE:
         raise ResultFileError(f"{p}: not a netCDF-4/HDF5 file (wrong signature); give a result "
                               "file written by drtbayes (.nc)")
-    try:
+    def read() -> Any:
         with h5netcdf.File(p, "r") as fh:
-            kind = fh.attrs.get("drtbayes_kind")
-    # h5py reports damage as any of these, depending on which structure the bytes broke
-    except (OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
-        raise _damaged(p, exc) from None
+            return fh.attrs.get("drtbayes_kind")
+
+    kind = _guarded(p, read)
     if isinstance(kind, bytes):
         kind = kind.decode("utf-8", "replace")
     if kind is None:
@@ -106,13 +132,13 @@ def open_result(path: str | os.PathLike, kinds: Sequence[str] | None = None, *,
         how = "; make one with " + _MAKE[kinds[0]] if kinds[0] in _MAKE else ""
         raise ResultFileError(f"{p}: a drtbayes {kind!r} result, where {needed_by or 'this'} "
                               f"needs {want}{how}")
-    try:
+    def read() -> Any:
         if tree:
             with xr.open_datatree(p, engine="h5netcdf") as t:
                 return t.load().copy()
         return xr.load_dataset(p, engine="h5netcdf")
-    except (OSError, RuntimeError, ValueError, KeyError, TypeError, IndexError) as exc:
-        raise _damaged(p, exc) from None
+
+    return _guarded(p, read)
 
 
 def load_splits(paths: Iterable[str | os.PathLike]) -> Any:
