@@ -29,15 +29,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._atomic import atomic_write_text, sha256_file
+from ._atomic import (
+    atomic_write_text,
+    check_output,
+    check_output_dir,
+    check_outputs,
+    output_lock,
+    sha256_file,
+)
 from .errors import DrtbayesWarning, OutputExistsError, PresetError
 from .parallel import dask_client, map_units
 
-__all__ = ["fit_eis_batch", "unit_seed", "SUMMARY_COLUMNS"]
+__all__ = ["fit_eis_batch", "unit_seed", "SUMMARY_COLUMNS", "TABLE_MARK"]
 
 #: Columns of ``summary.csv``, in order.
-SUMMARY_COLUMNS = ["file", "status", "n_spectra", "method", "r_inf_ohm", "r_pol_ohm", "n_peaks",
-                   "gate_pass", "kk_pass", "wall_s", "warnings", "error"]
+#: ``*_lo95`` / ``*_hi95`` bound the 95 % highest-density interval of the first spectrum's
+#: posterior; ``design``, ``cell``, ``soc`` are its labels as read.
+SUMMARY_COLUMNS = ["file", "status", "design", "cell", "soc", "n_spectra", "method",
+                   "r_inf_ohm", "r_inf_lo95", "r_inf_hi95", "r_pol_ohm", "r_pol_lo95",
+                   "r_pol_hi95", "n_peaks", "gate_pass", "kk_pass", "wall_s", "warnings", "error"]
+#: Hidden file recording the SHA-256 of the summary.csv a batch wrote, so that a rerun may
+#: replace its own table but never a user's file of that name without ``force``.
+TABLE_MARK = ".drtbayes-batch-table"
 
 
 _WARNING_REGISTRY: dict[Any, Any] = {}
@@ -69,7 +82,7 @@ def _one_line(exc: BaseException) -> str:
 
 
 def _previous(unit: _Unit) -> dict[str, Any] | None:
-    """The metadata of an earlier result of this unit, or None if there is no finished one."""
+    """Return the metadata of an earlier result of this unit (None: no finished one)."""
     if not unit.out_json.is_file():
         return None
     try:
@@ -102,6 +115,9 @@ def _fit_one(unit: _Unit) -> dict[str, Any]:
                     f"{unit.out_json}: made from another version of {unit.path.name} or with "
                     "other settings (model, seed, --fast, draws/tune/chains/target_accept, "
                     "capacitance, reader options); use --force to refit, or another --out folder")
+        if prev is None and unit.out_nc.exists() and not unit.force and not _ours(unit.out_nc):
+            raise OutputExistsError(f"{unit.out_nc}: exists and is not a drtbayes DRT fit; "
+                                    "use --force to replace it, or another --out folder")
         # Leftover temporary files of this unit from a killed run (never valid outputs).
         for out in (unit.out_nc, unit.out_json):
             for stale in out.parent.glob(f".{glob.escape(out.name)}.*.tmp"):
@@ -128,6 +144,8 @@ def _fit_one(unit: _Unit) -> dict[str, Any]:
         summary["_kk_pass"] = kk_pass
         summary["_warnings"] = sorted({w.category.__name__ for w in caught
                                        if issubclass(w.category, DrtbayesWarning)})
+        summary["_labels"] = {k: _plain_label(spectra[0].attrs.get(k))
+                              for k in ("design", "cell", "soc")}
         atomic_write_text(unit.out_json, json.dumps(summary, indent=1), force=True)
         row.update(_headline(summary))
     except Exception as exc:
@@ -147,14 +165,52 @@ def _headline(summary: dict[str, Any]) -> dict[str, Any]:
     if not specs:
         return out
     s = specs[0]
+    out.update(summary.get("_labels") or {})
+    for key in ("r_inf", "r_pol"):
+        stat = s.get(key) or {}
+        lo, hi = stat.get("hdi95") or (None, None)
+        out.update({f"{key}_ohm": stat.get("median"), f"{key}_lo95": lo, f"{key}_hi95": hi})
     out.update({
         "n_spectra": len(specs),
-        "r_inf_ohm": (s.get("r_inf") or {}).get("median"),
-        "r_pol_ohm": (s.get("r_pol") or {}).get("median"),
         "n_peaks": len(s.get("peaks", [])),
         "gate_pass": (s.get("diagnostics") or {}).get("gate_pass"),
     })
     return out
+
+
+def _plain_label(v: Any) -> Any:
+    # labels come from netCDF attrs as numpy scalars; NaN (no SOC given) is left empty
+    if v is None:
+        return None
+    v = v.item() if hasattr(v, "item") else v
+    return None if isinstance(v, float) and v != v else v
+
+
+def _ours(path: Path) -> bool:
+    """Tell whether ``path`` is a DRT fit drtbayes wrote (which a rerun may redo)."""
+    from ._files import result_kind
+    from .errors import ResultFileError
+
+    try:
+        return result_kind(path) == "drt_fit"
+    except ResultFileError:
+        return False
+
+
+def _check_table(out_dir: Path, inputs: list[Path], force: bool) -> Path:
+    """Check, before any fit, that summary.csv may be written (ours, absent, or --force)."""
+    table = check_output(out_dir / "summary.csv", force=True, inputs=inputs)
+    if table.exists() and not force:
+        try:
+            mark = json.loads((out_dir / TABLE_MARK).read_text(encoding="utf-8"))
+            ours = mark.get("summary_sha256") == sha256_file(table)
+        except (OSError, ValueError, AttributeError):
+            ours = False
+        if not ours:
+            raise OutputExistsError(f"{table}: exists and was not written by a drtbayes batch "
+                                    "in this folder; use --force to replace it, or another "
+                                    "--out folder")
+    return table
 
 
 def _settings_key(preset: dict[str, Any], fast: bool, sampler: dict[str, Any],
@@ -223,12 +279,23 @@ def fit_eis_batch(
     """
     from .presets import load_preset
 
-    out_dir = Path(out_dir).absolute()
+    out_dir = check_output_dir(Path(out_dir).absolute(), inputs=files)
     preset = load_preset(model)
     if preset.get("kind") != "drt":
         raise PresetError(f"preset {preset.get('name')!r} is of kind {preset.get('kind')!r}; "
                           "fit-eis needs a DRT preset (drt-single, drt-hierarchical, drt-robust)")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    with output_lock(out_dir):
+        return _run_batch(files, out_dir, preset, seed=seed, fast=fast, force=force,
+                          scheduler=scheduler, workers=workers, quiet=quiet,
+                          read_kwargs=read_kwargs, sampler=sampler)
+
+
+def _run_batch(files: list[Path], out_dir: Path, preset: dict[str, Any], *, seed: int,
+               fast: bool, force: bool, scheduler: str | None, workers: int | None, quiet: bool,
+               read_kwargs: dict[str, Any] | None, sampler: dict[str, Any]) -> dict[str, Any]:
+    """Fit the files of a batch under the folder's lock (see :func:`fit_eis_batch`)."""
+    inputs = [Path(f).absolute() for f in files]
+    table_path = _check_table(out_dir, inputs, force)
     rk = {k: v for k, v in (read_kwargs or {}).items() if v is not None}
     sampler = {k: v for k, v in sampler.items() if v is not None}
     key = _settings_key(preset, fast, sampler, rk)
@@ -239,8 +306,12 @@ def fit_eis_batch(
         f = Path(f).absolute()
         stem = f.stem if f.stem not in seen else f"{f.stem}-{zlib.crc32(str(f).encode()):08x}"
         seen.add(stem)
-        units.append(_Unit(f, out_dir / f"{stem}.nc", out_dir / f"{stem}.json", preset,
-                           unit_seed(seed, f), fast, force, key, rk, dict(sampler)))
+        unit = _Unit(f, out_dir / f"{stem}.nc", out_dir / f"{stem}.json", preset,
+                     unit_seed(seed, f), fast, force, key, rk, dict(sampler))
+        # an input inside the output folder under an output's name: refused up front, even
+        # with force (it would be replaced by its own result)
+        check_outputs([unit.out_nc, unit.out_json], force=True, inputs=inputs)
+        units.append(unit)
     t0 = time.perf_counter()
 
     def lost(i: int, exc: BaseException) -> dict[str, Any]:
@@ -263,7 +334,9 @@ def fit_eis_batch(
     w.writeheader()
     for r in rows:
         w.writerow(r)
-    # the table describes this run, so it replaces the previous run's table
-    table = atomic_write_text(out_dir / "summary.csv", buf.getvalue(), force=True)
+    # the table describes this run, so it replaces the previous run's table (checked above)
+    table = atomic_write_text(table_path, buf.getvalue(), force=True)
+    atomic_write_text(out_dir / TABLE_MARK, json.dumps({"summary_sha256": sha256_file(table)}),
+                      force=True)
     counts = {s: sum(r["status"] == s for r in rows) for s in ("ok", "skipped", "failed")}
     return {**counts, "rows": rows, "table": table}

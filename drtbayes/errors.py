@@ -84,6 +84,30 @@ class OutputExistsError(DrtbayesError, FileExistsError):
     """An output file exists already and ``force`` was not given."""
 
 
+class OutputPathError(DataError):
+    """An output path drtbayes cannot or must not write.
+
+    A folder, a device, a FIFO, a symbolic link, an input file, a read-only or non-writable
+    place, or a name that is not UTF-8.
+    """
+
+
+class DiskFullError(OutputPathError):
+    """The disk filled up while a result was written (nothing partial is left behind)."""
+
+
+class OutputLockedError(OutputPathError):
+    """Another drtbayes process is writing into the same output folder."""
+
+
+class ResultFileError(DataError):
+    """A saved result file that is damaged, truncated, not netCDF or of the wrong kind."""
+
+
+class RunSizeError(DataError):
+    """Sampler settings whose draws would not fit in memory (or exceed the hard bounds)."""
+
+
 class DrtbayesWarning(UserWarning):
     """Base class of drtbayes warnings."""
 

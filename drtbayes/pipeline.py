@@ -28,7 +28,7 @@ import numpy as np
 import xarray as xr
 
 from . import __version__
-from ._atomic import atomic_write_text, sha256_file
+from ._atomic import atomic_write_text, check_output_dir, output_lock, sha256_file
 from .errors import DataError, DrtbayesWarning, OutputExistsError, SamplingWarning
 from .inference import gate_advice, gate_failures
 from .study import Study, load_study
@@ -94,7 +94,7 @@ class Progress:
         self._write(f"[{index}/{total}] {name}: up to date, skipped")
 
     def info(self, text: str) -> None:
-        """A free-form line."""
+        """Write a free-form line."""
         self._write(text)
 
 
@@ -112,7 +112,7 @@ class RunResult:
     wall_s: float = 0.0
 
     def headline(self) -> str:
-        """The crossover SOC of each component with its 95 % HDI, one line each."""
+        """Say the crossover SOC of each component with its 95 % HDI, one line each."""
         lines = [f"{self.study.a} vs {self.study.b}: crossover SOC (95 % HDI), P(cross)"]
         for comp, c in self.crossover.get("components", {}).items():
             if c.get("hdi95") is not None and c.get("soc_median") is not None:
@@ -277,6 +277,247 @@ def resistance_table(split: xr.Dataset, soc_model: Any | None = None) -> str:
 
 
 # --------------------------------------------------------------------------- the run
+#: Presets a study uses when its [models] table names none, and the kind each must be.
+DEFAULT_MODELS = {"eis": ("drt-hierarchical", "drt"), "split": ("gitt-split", "split"),
+                  "soc": ("soc-spline", "soc_model")}
+
+
+def study_presets(study: Study) -> dict[str, dict[str, Any]]:
+    """Load and check the presets a study's stages will use (before any stage runs).
+
+    Raises
+    ------
+    StudyFileError
+        A preset named in ``[models]`` is unknown, invalid or of the wrong kind.
+    """
+    from .errors import PresetError, StudyFileError
+    from .presets import load_preset
+
+    out = {}
+    for key, (default, kind) in DEFAULT_MODELS.items():
+        try:
+            out[key] = load_preset(study.models.get(key, default), kind=kind)
+        except PresetError as exc:
+            raise StudyFileError(f"{study.path}: models.{key}: {exc}") from None
+    return out
+
+
+def check_pulses(study: Study, gitt: dict[tuple[str, str], xr.Dataset],
+                 soc_preset: dict[str, Any]) -> dict[str, int]:
+    """Count the complete GITT pulses per design and refuse too few, before the EIS fit.
+
+    Returns
+    -------
+    dict
+        Design -> complete pulses.
+
+    Raises
+    ------
+    TooFewPointsError
+        A design has fewer pulses than the SOC model's ``[data] min_pulses_per_design``.
+    """
+    from .errors import TooFewPointsError
+    from .io import detect_pulses
+
+    need = int(soc_preset["data"].get("min_pulses_per_design", 5))
+    counts: dict[str, int] = dict.fromkeys(study.designs, 0)
+    files: dict[str, list[str]] = {d: [] for d in study.designs}
+    for (design, cell), rec in gitt.items():
+        c = next(x for x in study.cells if (x.design, x.cell) == (design, cell))
+        pulses = detect_pulses(rec, capacity_mah=c.capacity_mah)
+        counts[design] += int(np.sum(pulses["complete"].values.astype(bool)))
+        files[design].append(Path(str(c.gitt)).name)
+    for design, n in counts.items():
+        if n < need:
+            raise TooFewPointsError(
+                f"{study.path}: design {design!r} has {n} complete GITT pulse(s) (in "
+                f"{', '.join(files[design]) or 'no record'}); the SOC model needs at least "
+                f"{need} per design; add pulses or cells (found before the EIS fit)")
+    return counts
+
+
+class _Run:
+    """One run of a study: its stage keys, state file and the stage bodies."""
+
+    def __init__(self, study: Study, out: Path, *, seed: int, force: bool, fast: bool,
+                 prog: Progress, fit_kwargs: dict[str, Any] | None, scheduler: str | None,
+                 workers: int | None, truth: dict[str, Any] | None) -> None:
+        self.study, self.out, self.seed, self.force, self.fast = study, out, seed, force, fast
+        self.prog, self.scheduler, self.workers, self.truth = prog, scheduler, workers, truth
+        self.result = RunResult(out_dir=out, study=study)
+        self.n_total = len(STAGES) + 1
+        self.presets = study_presets(study)
+        sampler = dict(study.sampler)
+        self.split_samples = sampler.pop("split_samples", 400)
+        self.fit_kw = {**sampler, **(fit_kwargs or {})}
+        self.state = {"stages": {}} if force else _load_state(out)
+        if not force and not self.state["stages"]:
+            existing = [n for names in STAGE_OUTPUTS.values() for n in names
+                        if (out / n).exists()]
+            if existing:
+                raise OutputExistsError(
+                    f"{out}: holds {existing[0]} from another run; use --force to overwrite")
+
+    def read(self) -> None:
+        """Read every input and check what the later stages need (before any fit)."""
+        with self.prog.stage(1, self.n_total, "read", f"{len(self.study.cells)} cells"):
+            self.inputs = read_inputs(self.study, progress=self.prog)
+            check_pulses(self.study, self.inputs["gitt"], self.presets["soc"])
+        self.result.warnings.extend(self.inputs["warnings"])
+        self.settings = {"study": self.study.settings(), "seed": self.seed, "fast": self.fast,
+                         "version": __version__, "fit": self.fit_kw}
+        prev = _key(self.inputs["checksums"], self.settings)
+        self.keys: dict[str, str] = {}
+        for name in STAGES:
+            prev = self.keys[name] = _key(name, prev)
+
+    def _current(self, name: str) -> bool:
+        rec = self.state["stages"].get(name)
+        return (not self.force and rec is not None and rec.get("key") == self.keys[name]
+                and _outputs_valid(self.out, STAGE_OUTPUTS[name]))
+
+    def _guard(self, name: str) -> None:
+        # Outputs of this stage exist but were made from other inputs/settings: only --force
+        # may replace them.
+        rec = self.state["stages"].get(name)
+        if not self.force and rec is not None and rec.get("key") != self.keys[name]:
+            present = [n for n in STAGE_OUTPUTS[name] if (self.out / n).exists()]
+            if present:
+                raise OutputExistsError(
+                    f"{self.out / present[0]}: made with other inputs or settings; use --force")
+
+    def stage(self, i: int, name: str, detail: str, body: Callable[[], Any],
+              loader: Callable[[], Any]) -> Any:
+        """Run stage ``name`` (or load its current outputs) and record it in the state file."""
+        files = self.result.files
+        if self._current(name):
+            self.prog.skip(i, self.n_total, name)
+            self.result.stages_skipped.append(name)
+            files.update({n: self.out / n for n in STAGE_OUTPUTS[name]})
+            return loader()
+        self._guard(name)
+        for n in STAGE_OUTPUTS[name]:
+            # A stale file of a stage that must rerun: remove it so the atomic write succeeds.
+            (self.out / n).unlink(missing_ok=True)
+        t = time.perf_counter()
+        with self.prog.stage(i, self.n_total, name, detail):
+            value = body()
+        self.state["stages"][name] = {"key": self.keys[name],
+                                      "wall_s": round(time.perf_counter() - t, 2)}
+        _save_state(self.out, self.state)
+        self.result.stages_run.append(name)
+        files.update({n: self.out / n for n in STAGE_OUTPUTS[name]})
+        return value
+
+    # ----------------------------------------------------------------------- stage bodies
+    def fit_eis(self) -> Any:
+        """Fit the DRT to every spectrum of the study (one joint, hierarchical fit)."""
+        from .drt import fit_drt
+
+        entries = [e for c in self.study.cells for e in c.eis]
+        c_kw: dict[str, Any] = {}
+        if any(e.capacitance_f is not None for e in entries):
+            c_kw = {"capacitance_f": [e.capacitance_f for e in entries],
+                    "capacitance_rel_sd": [e.capacitance_rel_sd for e in entries]}
+        with warnings.catch_warnings():
+            # the gate's verdict per spectrum is collected into the run's warnings (and the
+            # report); shown live as well it would be printed twice
+            warnings.simplefilter("ignore", SamplingWarning)
+            fit = fit_drt(self.inputs["spectra"], model=self.presets["eis"], seed=self.seed,
+                          fast=self.fast, progress=False, **self.fit_kw, **c_kw)
+        fit.tree.attrs["input_sha256"] = json.dumps(self.inputs["checksums"])
+        fit.save(self.out / "eis_fit.nc", force=True)
+        return fit
+
+    def bands(self, fit: Any) -> xr.Dataset:
+        """Time-constant bands of the study's processes from the EIS posterior."""
+        from .bands import time_constant_bands
+
+        b = time_constant_bands(fit, processes=self.study.processes)
+        _save_dataset(b, self.out / "bands.nc", self.inputs["checksums"], self.seed, "bands")
+        return b
+
+    def split(self, bands: xr.Dataset) -> xr.Dataset:
+        """Split every cell's GITT pulses (Dask tasks when a scheduler or workers are given)."""
+        from .parallel import dask_client, map_units
+
+        gitt = self.inputs["gitt"]
+        units = []
+        for i, ((design, cell), rec) in enumerate(gitt.items()):
+            c = next(x for x in self.study.cells if x.design == design and x.cell == cell)
+            units.append((rec, bands, dict(capacity_mah=c.capacity_mah, area_cm2=c.area_cm2,
+                                           policy=self.study.band_policy,
+                                           n_samples=self.split_samples, seed=self.seed + i,
+                                           preset=self.presets["split"])))
+
+        def done(i: int, _r: Any) -> None:
+            d, c = list(gitt)[i]
+            self.prog.info(f"      split {d}/{c} ({i + 1}/{len(units)})")
+
+        with dask_client(self.scheduler, self.workers) as client:
+            parts = map_units(_split_unit, units, client=client, on_result=done)
+        sp = (xr.concat(parts, dim="pulse", combine_attrs="override") if len(parts) > 1
+              else parts[0])
+        _save_dataset(sp, self.out / "split.nc", self.inputs["checksums"], self.seed, "split")
+        return sp
+
+    def soc_model(self, split: xr.Dataset) -> Any:
+        """Fit the SOC curves of every design and component."""
+        from .compare import fit_soc_model
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SamplingWarning)   # collected, as for the DRT
+            m = fit_soc_model(split, components=self.study.components, seed=self.seed,
+                              fast=self.fast, preset=self.presets["soc"]["preset_path"])
+        m.tree.attrs["input_sha256"] = json.dumps(self.inputs["checksums"])
+        m.save(self.out / "soc_model.nc", force=True)
+        return m
+
+    def crossover(self, soc_model: Any, split: xr.Dataset) -> dict[str, Any]:
+        """Contrasts and crossover SOC of the compared designs, and resistance.csv."""
+        from .compare import crossover_report
+
+        st = self.study
+        rep = crossover_report(soc_model, st.a, st.b, components=st.components)
+        atomic_write_text(self.out / "crossover.json", json.dumps(rep, indent=2), force=True)
+        atomic_write_text(self.out / "resistance.csv", resistance_table(split, soc_model),
+                          force=True)
+        return rep
+
+
+def _run_stages(run: _Run) -> RunResult:
+    """Run (or resume) the stages after ``read`` in order."""
+    from . import report as report_mod
+    from .results import load
+
+    out, res = run.out, run.result
+    fit = run.stage(2, "eis_fit", f"{len(run.inputs['spectra'])} spectra", run.fit_eis,
+                    lambda: load(out / "eis_fit.nc"))
+    res.warnings.extend(_fit_warnings(fit))
+    bands = run.stage(3, "bands", f"{len(run.study.processes)} processes",
+                      lambda: run.bands(fit), lambda: _load_ds(out / "bands.nc"))
+    split = run.stage(4, "split", f"{len(run.inputs['gitt'])} records",
+                      lambda: run.split(bands), lambda: _load_ds(out / "split.nc"))
+    soc_model = run.stage(5, "soc_model", f"{len(run.study.components)} components",
+                          lambda: run.soc_model(split), lambda: load(out / "soc_model.nc"))
+    res.warnings.extend(_fit_warnings(soc_model))
+    res.crossover = run.stage(
+        6, "crossover", f"{run.study.a} vs {run.study.b}", lambda: run.crossover(soc_model, split),
+        lambda: json.loads((out / "crossover.json").read_text(encoding="utf-8")))
+
+    def do_report() -> None:
+        report_mod.build_report(
+            out, study=run.study, spectra=run.inputs["spectra"], gitt=run.inputs["gitt"],
+            fit=fit, bands=bands, split=split, soc_model=soc_model, crossover=res.crossover,
+            warnings_list=res.warnings, settings=run.settings,
+            checksums=run.inputs["checksums"], truth=run.truth, fast=run.fast,
+            progress=run.prog.info)
+
+    run.stage(7, "report", "figures + html", do_report, lambda: None)
+    res.files["figures"] = out / "figures"
+    return res
+
+
 def run_study(
     study: str | os.PathLike | Study,
     out_dir: str | os.PathLike,
@@ -324,197 +565,20 @@ def run_study(
     -------
     RunResult
     """
-    from . import report as report_mod
-    from .bands import time_constant_bands
-    from .compare import crossover_report, fit_soc_model
-    from .drt import fit_drt
-    from .results import load
-
     t_run = time.perf_counter()
     if not isinstance(study, Study):
         study = load_study(study)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    prog = progress or Progress(quiet=quiet)
-    # Temporary files of a run that was killed mid-write: never valid outputs, remove them.
-    for stale in list(out.glob(".*.tmp")) + list((out / "figures").glob(".*.tmp")):
-        stale.unlink(missing_ok=True)
-    state = {"stages": {}} if force else _load_state(out)
-    if not force and not state["stages"]:
-        existing = [n for names in STAGE_OUTPUTS.values() for n in names if (out / n).exists()]
-        if existing:
-            raise OutputExistsError(
-                f"{out}: holds {existing[0]} from another run; use --force to overwrite"
-            )
-    result = RunResult(out_dir=out, study=study)
-    n_total = len(STAGES) + 1
-
-    with prog.stage(1, n_total, "read", f"{len(study.cells)} cells"):
-        inputs = read_inputs(study, progress=prog)
-    result.warnings.extend(inputs["warnings"])
-    sampler = dict(study.sampler)
-    split_samples = sampler.pop("split_samples", 400)
-    fit_kw = {**sampler, **(fit_kwargs or {})}
-    settings = {
-        "study": study.settings(),
-        "seed": seed,
-        "fast": fast,
-        "version": __version__,
-        "fit": fit_kw,
-    }
-    base_key = _key(inputs["checksums"], settings)
-    keys: dict[str, str] = {}
-    prev = base_key
-    for name in STAGES:
-        prev = keys[name] = _key(name, prev)
-
-    def current(name: str) -> bool:
-        rec = state["stages"].get(name)
-        return (
-            not force
-            and rec is not None
-            and rec.get("key") == keys[name]
-            and _outputs_valid(out, STAGE_OUTPUTS[name])
-        )
-
-    def guard(name: str) -> bool:
-        # Outputs of this stage exist but were made from other inputs/settings: only --force
-        # may replace them.
-        rec = state["stages"].get(name)
-        if force:
-            return True
-        if rec is not None and rec.get("key") != keys[name]:
-            present = [n for n in STAGE_OUTPUTS[name] if (out / n).exists()]
-            if present:
-                raise OutputExistsError(
-                    f"{out / present[0]}: made with other inputs or settings; use --force"
-                )
-        return True
-
-    def finish(name: str, wall: float) -> None:
-        state["stages"][name] = {"key": keys[name], "wall_s": round(wall, 2)}
-        _save_state(out, state)
-        result.stages_run.append(name)
-        for n in STAGE_OUTPUTS[name]:
-            result.files[n] = out / n
-
-    def stage(i: int, name: str, detail: str, body: Callable[[], Any], loader: Callable[[], Any]):
-        if current(name):
-            prog.skip(i, n_total, name)
-            result.stages_skipped.append(name)
-            for n in STAGE_OUTPUTS[name]:
-                result.files[n] = out / n
-            return loader()
-        guard(name)
-        for n in STAGE_OUTPUTS[name]:
-            # A stale file of a stage that must rerun: remove it so the atomic write succeeds.
-            (out / n).unlink(missing_ok=True)
-        t = time.perf_counter()
-        with prog.stage(i, n_total, name, detail):
-            value = body()
-        finish(name, time.perf_counter() - t)
-        return value
-
-    spectra = inputs["spectra"]
-    gitt = inputs["gitt"]
-    eis_preset = study.models.get("eis", "drt-hierarchical")
-
-    # known series capacitances of the study file's eis entries, in the order of `spectra`
-    entries = [e for c in study.cells for e in c.eis]
-    c_kw: dict[str, Any] = {}
-    if any(e.capacitance_f is not None for e in entries):
-        c_kw = {"capacitance_f": [e.capacitance_f for e in entries],
-                "capacitance_rel_sd": [e.capacitance_rel_sd for e in entries]}
-
-    def do_fit():
-        with warnings.catch_warnings():
-            # the gate's verdict per spectrum is collected into the run's warnings below (and
-            # the report); shown live as well it would be printed twice
-            warnings.simplefilter("ignore", SamplingWarning)
-            fit = fit_drt(spectra, model=eis_preset, seed=seed, fast=fast, progress=False,
-                          **fit_kw, **c_kw)
-        fit.tree.attrs["input_sha256"] = json.dumps(inputs["checksums"])
-        fit.save(out / "eis_fit.nc", force=True)
-        return fit
-
-    fit = stage(2, "eis_fit", f"{len(spectra)} spectra", do_fit, lambda: load(out / "eis_fit.nc"))
-    result.warnings.extend(_fit_warnings(fit))
-
-    def do_bands():
-        b = time_constant_bands(fit, processes=study.processes)
-        _save_dataset(b, out / "bands.nc", inputs["checksums"], seed, "bands")
-        return b
-
-    bands = stage(3, "bands", f"{len(study.processes)} processes", do_bands,
-                  lambda: _load_ds(out / "bands.nc"))
-
-    def do_split():
-        from .parallel import dask_client, map_units
-
-        units = []
-        for i, ((design, cell), rec) in enumerate(gitt.items()):
-            c = next(x for x in study.cells if x.design == design and x.cell == cell)
-            units.append((rec, bands, dict(capacity_mah=c.capacity_mah, area_cm2=c.area_cm2,
-                                           policy=study.band_policy, n_samples=split_samples,
-                                           seed=seed + i)))
-
-        def done(i: int, _r: Any) -> None:
-            d, c = list(gitt)[i]
-            prog.info(f"      split {d}/{c} ({i + 1}/{len(units)})")
-
-        with dask_client(scheduler, workers) as client:
-            parts = map_units(_split_unit, units, client=client, on_result=done)
-        sp = xr.concat(parts, dim="pulse", combine_attrs="override") if len(parts) > 1 else parts[0]
-        _save_dataset(sp, out / "split.nc", inputs["checksums"], seed, "split")
-        return sp
-
-    n_pulses_hint = f"{len(gitt)} records"
-    split = stage(4, "split", n_pulses_hint, do_split, lambda: _load_ds(out / "split.nc"))
-
-    def do_soc():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SamplingWarning)   # collected below, as for the DRT
-            m = fit_soc_model(split, components=study.components, seed=seed, fast=fast)
-        m.tree.attrs["input_sha256"] = json.dumps(inputs["checksums"])
-        m.save(out / "soc_model.nc", force=True)
-        return m
-
-    soc_model = stage(5, "soc_model", f"{len(study.components)} components", do_soc,
-                      lambda: load(out / "soc_model.nc"))
-    result.warnings.extend(_fit_warnings(soc_model))
-
-    def do_cross():
-        rep = crossover_report(soc_model, study.a, study.b, components=study.components)
-        atomic_write_text(out / "crossover.json", json.dumps(rep, indent=2), force=True)
-        atomic_write_text(out / "resistance.csv", resistance_table(split, soc_model), force=True)
-        return rep
-
-    result.crossover = stage(
-        6, "crossover", f"{study.a} vs {study.b}", do_cross,
-        lambda: json.loads((out / "crossover.json").read_text(encoding="utf-8")),
-    )
-
-    def do_report():
-        report_mod.build_report(
-            out,
-            study=study,
-            spectra=spectra,
-            gitt=gitt,
-            fit=fit,
-            bands=bands,
-            split=split,
-            soc_model=soc_model,
-            crossover=result.crossover,
-            warnings_list=result.warnings,
-            settings=settings,
-            checksums=inputs["checksums"],
-            truth=truth,
-            fast=fast,
-            progress=prog.info,
-        )
-
-    stage(7, "report", "figures + html", do_report, lambda: None)
-    result.files["figures"] = out / "figures"
+    out = check_output_dir(out_dir, inputs=study.input_files() + [study.path])
+    with output_lock(out):
+        # Temporary files of a run that was killed mid-write: never valid outputs. Under the
+        # lock no other run can be writing them.
+        for stale in list(out.glob(".*.tmp")) + list((out / "figures").glob(".*.tmp")):
+            stale.unlink(missing_ok=True)
+        run = _Run(study, out, seed=seed, force=force, fast=fast,
+                   prog=progress or Progress(quiet=quiet), fit_kwargs=fit_kwargs,
+                   scheduler=scheduler, workers=workers, truth=truth)
+        run.read()
+        result = _run_stages(run)
     result.wall_s = time.perf_counter() - t_run
     return result
 
@@ -573,14 +637,14 @@ def _fit_warnings(result: Any) -> list[str]:
 
 
 def _save_dataset(ds: xr.Dataset, path: Path, checksums: dict, seed: int, kind: str) -> None:
-    from ._atomic import atomic_write
+    from ._atomic import atomic_write_netcdf
 
     ds = ds.copy()
     ds.attrs.setdefault("drtbayes_kind", kind)
     ds.attrs.setdefault("drtbayes_version", __version__)
     ds.attrs["input_sha256"] = json.dumps(checksums)
     ds.attrs.setdefault("seed", seed)
-    atomic_write(path, lambda p: ds.to_netcdf(p, engine="h5netcdf"), force=True)
+    atomic_write_netcdf(path, ds, force=True)
 
 
 def _load_ds(path: Path) -> xr.Dataset:

@@ -232,9 +232,9 @@ def test_same_seed_same_numbers_other_seed_refused_without_force(serial, inputs,
 def test_unfinished_file_is_redone_identically(serial, inputs, tmp_path):
     res0, out0 = serial
     out = copy_out(out0, tmp_path / "out")
-    # a run killed between writing cellB.nc and cellB.json, and in the middle of a write
+    # a run killed between writing cellB.nc and cellB.json (writes are atomic, so the .nc is
+    # whole), and in the middle of a write
     (out / "cellB.json").unlink()
-    (out / "cellB.nc").write_bytes(b"half a file from a killed run")
     stale = out / ".cellB.nc.x1y2z3.tmp"
     stale.write_bytes(b"partial")
     goods = [inputs[n] for n in GOOD]
@@ -242,6 +242,13 @@ def test_unfinished_file_is_redone_identically(serial, inputs, tmp_path):
     assert [r["status"] for r in res["rows"]] == ["skipped", "ok", "skipped"]
     assert not stale.exists()
     assert_same_posterior(out0 / "cellB.nc", out / "cellB.nc")
+    # a file of that name that drtbayes did not write is the user's: kept, the file failed
+    (out / "cellB.json").unlink()
+    (out / "cellB.nc").write_bytes(b"the user's own notes")
+    res = fit_eis_batch(goods, out, fast=True, seed=SEED, quiet=True)
+    assert [r["status"] for r in res["rows"]] == ["skipped", "failed", "skipped"]
+    assert "is not a drtbayes DRT fit; use --force" in res["rows"][1]["error"]
+    assert (out / "cellB.nc").read_bytes() == b"the user's own notes"
 
 
 def test_unknown_preset_fails_before_any_file(inputs, tmp_path):

@@ -38,7 +38,7 @@ def test_bad_file_is_one_line_exit_2(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert err[0].startswith("drtbayes: error:")
-    assert "imag_sign" in err[0] and "flipped.csv" in err[0]
+    assert "--imag-sign flip" in err[0] and "flipped.csv" in err[0]
 
 
 def test_missing_file_exit_2(tmp_path, capsys):

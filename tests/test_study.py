@@ -66,21 +66,21 @@ def test_good_study_loads(tmp_path):
 @pytest.mark.parametrize(
     ("edit", "fragment"),
     [
-        (lambda t: t.replace("[compare]", "[compare]\nc = 1"), "unknown key compare.'c'"),
-        (lambda t: t.replace('cell = "S1"', 'cell = "S1"\ncolour = "red"'), "cells[0].'colour'"),
+        (lambda t: t.replace("[compare]", "[compare]\nc = 1"), "unknown key compare.c (allowed in compare: a, b, components)"),
+        (lambda t: t.replace('cell = "S1"', 'cell = "S1"\ncolour = "red"'), "unknown key cells[0].colour"),
         (lambda t: t.replace("eis/S1_soc0.csv", "eis/missing.csv"), "missing.csv"),
         (lambda t: t.replace('gitt = "gitt/L1.csv"', 'gitt = "gitt/nope.csv"'), "cells[1].gitt"),
-        (lambda t: t.replace('b = "S_SE"', 'b = "XL_SE"'), "compare.b = 'XL_SE' has no cells"),
-        (lambda t: t.replace("soc = 50 }, {", "soc = 150 }, {"), "must be in 0..100"),
+        (lambda t: t.replace('b = "S_SE"', 'b = "XL_SE"'), "compare.b = 'XL_SE': expected a design that has cells (S_SE, L_SE)"),
+        (lambda t: t.replace("soc = 50 }, {", "soc = 150 }, {"), "cells[0].eis[0].soc = 150: expected a state of charge in percent, a number in [0, 100]"),
         (lambda t: t.replace("capacity_mah = 2.4", 'capacity_mah = "big"'), "study.capacity_mah"),
         (lambda t: t.replace('cell_type = "half"', 'cell_type = "full"'), "cell_type"),
-        (lambda t: t + "\n[unknown]\n", "unknown key 'unknown'"),
+        (lambda t: t + "\n[unknown]\n", "unknown key unknown (allowed in the top level:"),
         (lambda t: t.replace("temperature_c = 25", "capacitance_f = -1.0"),
-         "cells[1].eis[0].capacitance_f must be a positive finite number"),
+         "cells[1].eis[0].capacitance_f = -1.0: expected a capacitance in F, a number > 0"),
         (lambda t: t.replace("temperature_c = 25", "capacitance_rel_sd = 0.2"),
-         "cells[1].eis[0].capacitance_rel_sd needs cells[1].eis[0].capacitance_f"),
+         "cells[1].eis[0].capacitance_rel_sd = 0.2: expected to be given with cells[1].eis[0].capacitance_f"),
         (lambda t: t.replace("temperature_c = 25", "capacitance_f = 4.0, capacitance_rel_sd = 9"),
-         "must be in (0, 5]"),
+         "capacitance_rel_sd = 9: expected the sd of ln C (0.1 means about 10 %), a number in (0, 5]"),
         (lambda t: t.replace("[study]", "[study"), "not valid TOML"),
         (lambda t: t.replace('cell = "L1"', 'cell = "S1"').replace('design = "L_SE"', 'design = "S_SE"'),
          "listed twice"),
@@ -108,5 +108,5 @@ def test_missing_study_file(tmp_path):
 
 def test_capacity_required_for_gitt(tmp_path):
     text = GOOD.replace("capacity_mah = 2.4\n", "")
-    with pytest.raises(StudyFileError, match="capacity_mah is needed"):
+    with pytest.raises(StudyFileError, match=r"cells\[0\]\.capacity_mah is missing \(needed for the GITT"):
         load_study(_make(tmp_path, text))

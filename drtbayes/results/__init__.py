@@ -10,7 +10,6 @@ version, ``summary``, ``diagnostics``) is shared by :class:`~drtbayes.drt.DRTRes
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from ..errors import DataError
@@ -22,22 +21,13 @@ __all__ = ["load", "result_kind", "ResultBase", "ResultError", "BandsResult", "S
 
 
 def result_kind(path: str | os.PathLike) -> str:
-    """The root attribute ``drtbayes_kind`` of a saved result (read without loading data)."""
-    import h5netcdf
+    """Return the root attribute ``drtbayes_kind`` of a saved result (data not loaded).
 
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"{p}: file not found")
-    try:
-        with h5netcdf.File(p, "r") as fh:
-            kind = fh.attrs.get("drtbayes_kind")
-    except (OSError, ValueError) as exc:
-        raise DataError(f"{p}: not a netCDF/HDF5 file written by drtbayes ({exc})") from exc
-    if isinstance(kind, bytes):
-        kind = kind.decode()
-    if kind is None:
-        raise DataError(f"{p}: no 'drtbayes_kind' attribute; was this file written by drtbayes?")
-    return str(kind)
+    Damaged or non-netCDF files raise one :class:`~drtbayes.errors.ResultFileError`.
+    """
+    from .._files import result_kind as checked_kind
+
+    return checked_kind(path)
 
 
 def load(path: str | os.PathLike) -> Any:

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import xarray as xr
 
-from .._atomic import atomic_write
+from .._atomic import atomic_write_netcdf
 from ..errors import FileFormatError
 from .provenance import version
 from .schema import SCHEMA_VERSION, SCHEMAS
@@ -84,17 +84,11 @@ def read_result_data(path: str | os.PathLike, *, tree: bool) -> xr.DataTree | xr
     ResultError
         Missing file, or not readable as netCDF/HDF5.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise ResultError(f"{p}: file not found")
-    try:
-        if tree:
-            with xr.open_datatree(p, engine="h5netcdf") as t:
-                return t.load()
-        return xr.load_dataset(p, engine="h5netcdf")
-    except (OSError, ValueError, RuntimeError) as exc:
-        raise ResultError(f"{p}: not a readable netCDF result ({exc}); the file is damaged "
-                          "or was not written by drtbayes") from exc
+    # one checked opener for every result file read back (damaged, truncated, not netCDF:
+    # one ResultFileError, a DataError, instead of an HDF5 traceback)
+    from .._files import open_result
+
+    return open_result(path, tree=tree)
 
 
 class ResultBase:
@@ -158,8 +152,8 @@ class ResultBase:
         pathlib.Path
             The file written.
         """
-        data = self._data
-        return atomic_write(path, lambda p: data.to_netcdf(p, engine="h5netcdf"), force=force)
+        # built in memory, then written by plain file I/O: a full disk is a clean DiskFullError
+        return atomic_write_netcdf(path, self._data, force=force)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ResultBase:
