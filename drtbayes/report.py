@@ -253,8 +253,10 @@ def _fmt(x: Any, digits: int = 3) -> str:
 
 def _table(rows: list[list[Any]], header: list[str], cls: str = "") -> str:
     th = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    # data-label: on a narrow screen a "stack" table shows each row as a card of label: value
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows
+        "<tr>" + "".join(f"<td data-label='{html.escape(str(h))}'>{html.escape(str(c))}</td>"
+                         for h, c in zip(header, r, strict=False)) + "</tr>" for r in rows
     )
     # the wrapper scrolls sideways on a narrow screen instead of widening the page
     return (f"<div class='tablewrap'><table class='{cls}'><thead><tr>{th}</tr></thead>"
@@ -610,9 +612,15 @@ dl.defs{font-size:.9em;margin:.4em 0} dl.defs dt{font-weight:600;margin-top:.3em
 dl.defs dd{margin-left:1.2em} .methods{background:#fafbfc;border:1px solid #e4e7eb;padding:.7em}
 details{margin:.8em 0} summary{cursor:pointer;font-weight:600}
 pre{overflow-x:auto;font-size:.85em;background:#f6f8fa;padding:.6em}
-.downloads a{margin-right:1em} table.headline td{text-align:left;white-space:normal}
+.downloads a{margin-right:1em}
+table.headline td,table.headline th{text-align:left;white-space:normal}
 @media (max-width:600px){body{padding:0 .5em;font-size:15px} h1{font-size:1.3em}
-table{font-size:.8em} th,td{padding:.2em .35em}}
+table{font-size:.8em} th,td{padding:.2em .35em}
+table.stack thead{display:none} table.stack,table.stack tbody{display:block}
+table.stack tr{display:block;border:1px solid #d5dae0;margin:.5em 0}
+table.stack td{display:flex;justify-content:space-between;gap:1em;border:0;
+border-bottom:1px solid #eef0f3;text-align:right;white-space:normal}
+table.stack td::before{content:attr(data-label);font-weight:600;text-align:left}}
 """
 
 
@@ -668,7 +676,7 @@ def _page(ctx: _Context, figs: _Figures) -> str:
                  "file"]
     body = [
         f"<h1>{html.escape(st.name)}</h1>", approx, _answer_html(ctx),
-        _table(ans_rows, ans_head, "headline"), _definitions(ans_defs), _downloads_html(ctx),
+        _table(ans_rows, ans_head, "headline stack"), _definitions(ans_defs), _downloads_html(ctx),
         f"<p class='meta'>drtbayes {__version__} · {datetime.now(UTC):%Y-%m-%d %H:%M UTC} · "
         f"designs {html.escape(', '.join(st.designs))} · {len(st.cells)} cells · "
         f"{len(ctx.spectra)} spectra · {ctx.split.sizes.get('pulse', 0)} GITT pulses</p>",
@@ -676,7 +684,7 @@ def _page(ctx: _Context, figs: _Figures) -> str:
         "<h2>Resistance against SOC</h2>", figs.html("soc_curves"),
         "<p>Design-level resistance (median [95 % interval]) from the SOC model; R·A is the "
         "resistance times the electrode area given in the study file (blank where the "
-        "design's cells have no common area).</p>", _table(res_rows, res_head),
+        "design's cells have no common area).</p>", _table(res_rows, res_head, "stack"),
         figs.html("cell_curves"),
         "<h2>Data checks and warnings</h2>", warn_html, "<h3>Impedance spectra</h3>",
         "<p>Kramers-Kronig check: a spectrum passes when its largest residual stays below the "

@@ -53,7 +53,7 @@ def test_answer_sentences_lead_the_report(run_dir):
     lo, hi = r2.crossings[0]["hdi95"]
     assert lo <= 25.0 <= hi
     # every column of the headline table is defined in words below it
-    table = re.search(r"<table class='headline'>(.*?)</table>", head, re.S).group(1)
+    table = re.search(r"<table class='headline stack'>(.*?)</table>", head, re.S).group(1)
     headers = [html.unescape(h) for h in re.findall(r"<th>(.*?)</th>", table)]
     defined = [html.unescape(d) for d in re.findall(r"<dt>(.*?)</dt>", head)]
     assert set(headers) - {"component"} <= set(defined), (headers, defined)
@@ -64,10 +64,10 @@ def test_no_crossover_reads_the_same_in_table_and_sentence(run_dir):
     """A component without a credible crossover shows no crossover SOC anywhere in its row."""
     page = (run_dir / "report.html").read_text(encoding="utf-8")
     ans = answer_in_words(json.loads((run_dir / "crossover.json").read_text(encoding="utf-8")))
-    table = re.search(r"<table class='headline'>(.*?)</table>", page, re.S).group(1)
+    table = re.search(r"<table class='headline stack'>(.*?)</table>", page, re.S).group(1)
     rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]
     for c, row in zip(ans.components, rows, strict=True):
-        cells = [html.unescape(x) for x in re.findall(r"<td>(.*?)</td>", row)]
+        cells = [html.unescape(x) for x in re.findall(r"<td[^>]*>(.*?)</td>", row)]
         if c.verdict != "crossover":
             assert cells[2] == "none credible", cells
         else:
