@@ -424,9 +424,13 @@ def _diag_rows(ctx: _Context) -> list[list[Any]]:
 
 
 def _fit_rows(ctx: _Context) -> list[list[Any]]:
-    summ = ctx.fit.summary() if hasattr(ctx.fit, "summary") else {}
-    if hasattr(summ, "to_dict") and not isinstance(summ, dict):
-        return []  # a tidy DataFrame summary: its rows are in the saved results, not here
+    # the nested per-spectrum dict: summary_dict() where summary() is a tidy DataFrame
+    if hasattr(ctx.fit, "summary_dict"):
+        summ = ctx.fit.summary_dict()
+    else:
+        summ = ctx.fit.summary() if hasattr(ctx.fit, "summary") else {}
+    if not isinstance(summ, dict):
+        return []
     c_prior = _json_attr(ctx.fit.tree.attrs, "capacitance_prior", {})
     rows = []
     for lab, s in (summ or {}).items():
