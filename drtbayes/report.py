@@ -107,7 +107,9 @@ class _Figures:
         if fig is None and isinstance(obj, np.ndarray | list | tuple):
             fig = np.ravel(obj)[0].figure
         buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=FIG_DPI, bbox_inches="tight")
+        # the zoomable figures at twice the resolution: sharp when enlarged to 200 %
+        dpi = 2 * FIG_DPI if name in MAIN_FIGURES else FIG_DPI
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
         plt.close(fig)
         png = buf.getvalue()
         atomic_write_bytes(self.dir / f"{name}.png", png, force=True)
@@ -119,12 +121,14 @@ class _Figures:
         caption, b64 = self.items[name]
         img = f'<img src="data:image/png;base64,{b64}" alt="{html.escape(caption)}">'
         if name in MAIN_FIGURES:
-            # Zoom: a click toggles the figure to twice its width inside a scrolling box. A
+            # Zoom: a click toggles the figure to twice its width inside a scrolling box; a
             # CSS checkbox toggle keeps the report one self-contained file with no script.
-            # Bokeh's standalone HTML was the other candidate: it would inline BokehJS into
-            # every report and need each figure drawn a second time in another plotting
-            # library; inline SVG zooms sharply but the band-heavy figures make large files.
-            # A high-resolution PNG, enlarged on click, serves the reader at 420 px and 1400 px.
+            # Candidates compared: Bokeh's standalone HTML gives pan/zoom but inlines BokehJS
+            # into every report and needs each figure drawn a second time in a second
+            # plotting library; inline SVG stays sharp at any zoom at about the size of the
+            # PNG, but the embedded image would then differ from figures/NAME.png. A PNG at
+            # twice the resolution is as sharp at 200 % and is the very file a slide or a
+            # word processor takes, so it is used.
             img = (f'<div class="zoom"><input type="checkbox" id="zoom-{name}">'
                    f'<label for="zoom-{name}" title="click to enlarge">{img}</label></div>')
         return f"<figure>{img}<figcaption>{html.escape(caption)}</figcaption></figure>"
@@ -253,8 +257,10 @@ def _fmt(x: Any, digits: int = 3) -> str:
 
 def _table(rows: list[list[Any]], header: list[str], cls: str = "") -> str:
     th = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
+    # data-label: on a narrow screen a "stack" table shows each row as a card of label: value
     body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows
+        "<tr>" + "".join(f"<td data-label='{html.escape(str(h))}'>{html.escape(str(c))}</td>"
+                         for h, c in zip(header, r, strict=False)) + "</tr>" for r in rows
     )
     # the wrapper scrolls sideways on a narrow screen instead of widening the page
     return (f"<div class='tablewrap'><table class='{cls}'><thead><tr>{th}</tr></thead>"
@@ -418,9 +424,13 @@ def _diag_rows(ctx: _Context) -> list[list[Any]]:
 
 
 def _fit_rows(ctx: _Context) -> list[list[Any]]:
-    summ = ctx.fit.summary_dict() if hasattr(ctx.fit, "summary_dict") else {}
-    if hasattr(summ, "to_dict") and not isinstance(summ, dict):
-        return []  # a tidy DataFrame summary: its rows are in the saved results, not here
+    # the nested per-spectrum dict: summary_dict() where summary() is a tidy DataFrame
+    if hasattr(ctx.fit, "summary_dict"):
+        summ = ctx.fit.summary_dict()
+    else:
+        summ = ctx.fit.summary() if hasattr(ctx.fit, "summary") else {}
+    if not isinstance(summ, dict):
+        return []
     c_prior = _json_attr(ctx.fit.tree.attrs, "capacitance_prior", {})
     rows = []
     for lab, s in (summ or {}).items():
@@ -610,9 +620,15 @@ dl.defs{font-size:.9em;margin:.4em 0} dl.defs dt{font-weight:600;margin-top:.3em
 dl.defs dd{margin-left:1.2em} .methods{background:#fafbfc;border:1px solid #e4e7eb;padding:.7em}
 details{margin:.8em 0} summary{cursor:pointer;font-weight:600}
 pre{overflow-x:auto;font-size:.85em;background:#f6f8fa;padding:.6em}
-.downloads a{margin-right:1em} table.headline td{text-align:left;white-space:normal}
+.downloads a{margin-right:1em}
+table.headline td,table.headline th{text-align:left;white-space:normal}
 @media (max-width:600px){body{padding:0 .5em;font-size:15px} h1{font-size:1.3em}
-table{font-size:.8em} th,td{padding:.2em .35em}}
+table{font-size:.8em} th,td{padding:.2em .35em}
+table.stack thead{display:none} table.stack,table.stack tbody{display:block}
+table.stack tr{display:block;border:1px solid #d5dae0;margin:.5em 0}
+table.stack td{display:flex;justify-content:space-between;gap:1em;border:0;
+border-bottom:1px solid #eef0f3;text-align:right;white-space:normal}
+table.stack td::before{content:attr(data-label);font-weight:600;text-align:left}}
 """
 
 
@@ -668,7 +684,7 @@ def _page(ctx: _Context, figs: _Figures) -> str:
                  "file"]
     body = [
         f"<h1>{html.escape(st.name)}</h1>", approx, _answer_html(ctx),
-        _table(ans_rows, ans_head, "headline"), _definitions(ans_defs), _downloads_html(ctx),
+        _table(ans_rows, ans_head, "headline stack"), _definitions(ans_defs), _downloads_html(ctx),
         f"<p class='meta'>drtbayes {__version__} · {datetime.now(UTC):%Y-%m-%d %H:%M UTC} · "
         f"designs {html.escape(', '.join(st.designs))} · {len(st.cells)} cells · "
         f"{len(ctx.spectra)} spectra · {ctx.split.sizes.get('pulse', 0)} GITT pulses</p>",
@@ -676,7 +692,7 @@ def _page(ctx: _Context, figs: _Figures) -> str:
         "<h2>Resistance against SOC</h2>", figs.html("soc_curves"),
         "<p>Design-level resistance (median [95 % interval]) from the SOC model; R·A is the "
         "resistance times the electrode area given in the study file (blank where the "
-        "design's cells have no common area).</p>", _table(res_rows, res_head),
+        "design's cells have no common area).</p>", _table(res_rows, res_head, "stack"),
         figs.html("cell_curves"),
         "<h2>Data checks and warnings</h2>", warn_html, "<h3>Impedance spectra</h3>",
         "<p>Kramers-Kronig check: a spectrum passes when its largest residual stays below the "

@@ -38,3 +38,14 @@ def test_mkdocs_strict_build_has_no_raw_roles(tmp_path):
     api = (site / "api" / "index.html").read_text(encoding="utf-8")
     # the roles became links to the documented objects
     assert 'href="#drtbayes.bands.time_constant_bands"' in api
+    # parameters documented together appear once, not as one copied row per name
+    sys.path.insert(0, str(ROOT / "tools"))
+    try:
+        from mkdocs_roles import _ROW
+    finally:
+        sys.path.pop(0)
+    rows = list(_ROW.finditer(api))
+    assert len(rows) > 100
+    repeated = [m.group(1) for a, m in zip(rows, rows[1:], strict=False)
+                if m.group(3) == a.group(3) and api[a.end():m.start()].strip() == ""]
+    assert not repeated, repeated[:3]

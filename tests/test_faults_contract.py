@@ -603,8 +603,8 @@ def test_results_load_uses_the_checked_opener(env):
     bad = _damage(env["split"], env["dir"] / "t.nc", "truncated")
     with pytest.raises(ResultFileError, match="t.nc: damaged or truncated netCDF file"):
         load(bad)
-    ds = load(env["split"])
-    assert ds.attrs["drtbayes_kind"] == "split" and ds.sizes["pulse"] == 6
+    res = load(env["split"])
+    assert res.kind == "split" and res.dataset.sizes["pulse"] == 6
 
 
 def test_utf8_bom_study_file_loads(env):

@@ -53,7 +53,7 @@ def test_answer_sentences_lead_the_report(run_dir):
     lo, hi = r2.crossings[0]["hdi95"]
     assert lo <= 25.0 <= hi
     # every column of the headline table is defined in words below it
-    table = re.search(r"<table class='headline'>(.*?)</table>", head, re.S).group(1)
+    table = re.search(r"<table class='headline stack'>(.*?)</table>", head, re.S).group(1)
     headers = [html.unescape(h) for h in re.findall(r"<th>(.*?)</th>", table)]
     defined = [html.unescape(d) for d in re.findall(r"<dt>(.*?)</dt>", head)]
     assert set(headers) - {"component"} <= set(defined), (headers, defined)
@@ -64,10 +64,10 @@ def test_no_crossover_reads_the_same_in_table_and_sentence(run_dir):
     """A component without a credible crossover shows no crossover SOC anywhere in its row."""
     page = (run_dir / "report.html").read_text(encoding="utf-8")
     ans = answer_in_words(json.loads((run_dir / "crossover.json").read_text(encoding="utf-8")))
-    table = re.search(r"<table class='headline'>(.*?)</table>", page, re.S).group(1)
+    table = re.search(r"<table class='headline stack'>(.*?)</table>", page, re.S).group(1)
     rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)[1:]
     for c, row in zip(ans.components, rows, strict=True):
-        cells = [html.unescape(x) for x in re.findall(r"<td>(.*?)</td>", row)]
+        cells = [html.unescape(x) for x in re.findall(r"<td[^>]*>(.*?)</td>", row)]
         if c.verdict != "crossover":
             assert cells[2] == "none credible", cells
         else:
@@ -141,3 +141,21 @@ def test_results_page_examples_run(run_dir, tmp_path, monkeypatch):
         exec(compile(code, "docs/results.md", "exec"), namespace)  # noqa: S102
     assert namespace["table"].shape[0] == 2 * len(namespace["fit"].tree["posterior"]["spectrum"])
     assert set(namespace["p_lower"].columns) == {"R1", "R2", "R3", "total"}
+
+
+def test_methods_sampler_words_come_from_the_records():
+    """NUTS settings: the result's record wins over the run's, which wins over the preset's."""
+    from drtbayes.report import _preset, _sampling_words
+
+    preset_toml = ('[sampler]\ndraws = 1000\ntune = 1000\nchains = 4\ntarget_accept = 0.95\n'
+                   '[gate]\nrhat_max = 1.01\ness_bulk_min = 400\n')
+    attrs = {"method": "nuts", "preset_toml": preset_toml,
+             "sampler": json.dumps({"draws": 500, "tune": None, "chains": 2,
+                                    "target_accept": None})}
+    words = _sampling_words(attrs, _preset(attrs), {"tune": 300})
+    assert words.startswith("sampled with the No-U-Turn sampler (nutpie), 2 chains of 500 "
+                            "draws after 300 tuning steps, target acceptance 0.95")
+    assert "R-hat ≤ 1.01 and bulk ESS ≥ 400" in words
+    laplace = _sampling_words({"method": "laplace", "preset_toml": preset_toml}, _preset(
+        {"preset_toml": preset_toml}), {})
+    assert laplace.startswith("approximated by the posterior mode and a Laplace")
