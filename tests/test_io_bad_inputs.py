@@ -488,7 +488,7 @@ CASES = [
     ("pulses-capacity-nan", "g.csv", gitt_text(), pulses, {"capacity_mah": float("nan")},
      CapacityError, "capacity_mah=nan must be a positive number of mAh", None),
     ("gitt-long-pulse-warned", "g.csv", gitt_text(*LONG), pulses, {"capacity_mah": 10.0},
-     DataWarning, "1 constant-current segment(s) between the pulses pass far more charge",
+     DataWarning, "1 constant-current segment(s) besides the charge before the pulses pass far",
      lambda p: p.sizes["pulse"] == 4 and np.allclose(p["t_start"].values,
                                                      [600, 2460, 9720, 11580])),
     ("gitt-long-pulse-kept", "g.csv", gitt_text(*LONG), pulses,
