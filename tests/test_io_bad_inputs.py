@@ -196,6 +196,21 @@ def long_pulse_record(long_k: int = 2, n: int = 5, long_s: float = 3600.0):
 LONG = long_pulse_record()
 
 
+def mpt_with_end_of_loop_rows() -> bytes:
+    """Add the 0 Hz row EC-Lab writes at the end of each loop to the two-loop fixture."""
+    lines = (DATA / "eis_peis_2loops.mpt").read_bytes().split(b"\n")
+    head, body = lines[:18], [ln for ln in lines[18:] if ln.strip()]
+    out, prev = [], None
+    for ln in body:
+        cyc = ln.split(b"\t")[9]
+        if prev is not None and cyc != prev:
+            out.append(b"\t".join([b"0.0000000E+00"] * 9 + [prev, b""]))
+        out.append(ln)
+        prev = cyc
+    out.append(b"\t".join([b"0.0000000E+00"] * 9 + [prev, b""]))
+    return b"\n".join(head + out) + b"\n"
+
+
 def huge_file(head: bytes, size: int | None = None):
     """Content writer: a sparse file one byte over the reader limit (no disk space used)."""
     def write(path: Path) -> None:
@@ -430,6 +445,10 @@ CASES = [
      DataWarning, "holds 2 spectra", lambda sp: [s.sizes["frequency"] for s in sp] == [F.size, 15]),
     ("multi-loop-mpt-warns", "s.mpt", (DATA / "eis_peis_2loops.mpt").read_bytes(), spectra, {},
      DataWarning, "holds 2 spectra (loops found by", lambda sp: len(sp) == 2),
+    ("mpt-end-of-loop-0hz-rows", "s.mpt", mpt_with_end_of_loop_rows(), spectra, {},
+     DataWarning, "holds 2 spectra (loops found by column 'cycle number')",
+     lambda sp: [s.sizes["frequency"] for s in sp] == [F.size, F.size]
+     and [[e["frequency"] for e in _excluded(s)] for s in sp] == [[0.0], [0.0]]),
     ("phase-unitless-radians", "s.csv", polar_text(PHASE_RAD), spectrum, {}, UnitError,
      "column 'Phase' names no unit and all its values lie within +-pi/2", None),
     ("phase-unitless-radians-fixed", "s.csv", polar_text(PHASE_RAD), spectrum,
@@ -488,7 +507,7 @@ CASES = [
     ("pulses-capacity-nan", "g.csv", gitt_text(), pulses, {"capacity_mah": float("nan")},
      CapacityError, "capacity_mah=nan must be a positive number of mAh", None),
     ("gitt-long-pulse-warned", "g.csv", gitt_text(*LONG), pulses, {"capacity_mah": 10.0},
-     DataWarning, "1 constant-current segment(s) between the pulses pass far more charge",
+     DataWarning, "1 constant-current segment(s) besides the charge before the pulses pass far",
      lambda p: p.sizes["pulse"] == 4 and np.allclose(p["t_start"].values,
                                                      [600, 2460, 9720, 11580])),
     ("gitt-long-pulse-kept", "g.csv", gitt_text(*LONG), pulses,

@@ -238,3 +238,21 @@ def test_chronopotentiometry_mpr_reads_as_pulse_record(real):
     changes = t[1:][np.diff(sign) != 0]
     # rest to 3 s, then steps of 0.1, 0.1, 1, 1, 10, 10 s alternating in sign, rest after
     np.testing.assert_allclose(changes, [3.0, 3.1, 3.2, 4.2, 5.2, 15.2, 25.2], atol=2e-3)
+
+
+def test_chronopotentiometry_steps_found_as_pulses(real):
+    rec = dio.read_gitt(real / "hybriddrt" / "CP_SSB.mpr")
+    # the 10 s steps pass 10x the charge of the median step: left out, and said
+    with pytest.warns(DataWarning, match="2 constant-current segment.s. besides the charge"):
+        short = dio.detect_pulses(rec)
+    assert short.sizes["pulse"] == 4
+    # with the factor the warning names, all six square steps are pulses; each sample at
+    # 1 kHz that catches the current half-way up a step belongs to that step
+    p = dio.detect_pulses(rec, pulse_charge_factor=20)
+    dur = p["t_end"].values - p["t_start"].values
+    np.testing.assert_allclose(dur, [0.1, 0.1, 1.0, 1.0, 10.0, 10.0], atol=2e-3)
+    i = p["current_a"].values
+    assert list(np.sign(i)) == [1, -1, 1, -1, 1, -1]
+    np.testing.assert_allclose(np.abs(i), 8.4e-6, rtol=0.01)
+    # back to back, no rest in between: none of them is a complete GITT pulse
+    assert not p["complete"].values.any()

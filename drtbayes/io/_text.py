@@ -362,9 +362,14 @@ def _numeric_block(lines: list[str], start: int, stop: int, sep: str | None, nco
     """
     while stop > start and not lines[stop - 1].strip():
         stop -= 1
+    if stop <= start:
+        return None
     block = "\n".join(lines[start:stop])
     if '"' in block or (sep != "," and "," in block):
         return None
+    if sep is not None and lines[start].rstrip("\r").endswith(sep):
+        # EC-Lab ends every line with a tab: an empty last field, not a column
+        block = block.replace(sep + "\n", "\n").removesuffix(sep)
     if "#" in block or _BLANK_LINE.search(block) or (block and not block[0].strip()):
         # comment or blank lines in between: keep the file line of every data row
         kept = [i for i in range(start, stop) if (ln := lines[i].strip()) and ln[0] != "#"]

@@ -54,6 +54,7 @@ def _segments(current: np.ndarray) -> list[tuple[int, int]]:
     change = (sgn[1:] != sgn[:-1]) | step
     bounds = np.concatenate([[0], np.flatnonzero(change) + 1, [current.size]])
     segs = [(int(a), int(b)) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if on[a]]
+    segs = _absorb_ramp_samples(segs, sgn)
     # A CV hold logged sparsely decays in steps larger than STEP_FRACTION; three or more
     # back-to-back steps of the same sign with falling magnitude are one CV segment, not pulses.
     merged: list[tuple[int, int]] = []
@@ -70,6 +71,28 @@ def _segments(current: np.ndarray) -> list[tuple[int, int]]:
             merged.extend(segs[k : j + 1])
         k = j + 1
     return merged
+
+
+def _absorb_ramp_samples(segs: list[tuple[int, int]], sgn: np.ndarray
+                         ) -> list[tuple[int, int]]:
+    """Join a one-sample segment to the back-to-back segment of the same sign beside it.
+
+    An instrument sampling faster than its current settles (1 kHz chronopotentiometry) logs one
+    sample half-way up every step; on its own it would be a one-sample "pulse", and inside
+    the step it would break the constant-current test.
+    """
+    out: list[tuple[int, int]] = []
+    k = 0
+    while k < len(segs):
+        a, b = segs[k]
+        if b - a == 1 and k + 1 < len(segs) and segs[k + 1][0] == b and sgn[b] == sgn[a]:
+            segs[k + 1] = (a, segs[k + 1][1])
+        elif b - a == 1 and out and out[-1][1] == a and sgn[out[-1][0]] == sgn[a]:
+            out[-1] = (out[-1][0], b)
+        else:
+            out.append((a, b))
+        k += 1
+    return out
 
 
 def detect_pulses(
@@ -194,7 +217,10 @@ def _segment_info(rec: _Record, segs: list[tuple[int, int]]) -> list[dict]:
     info = []
     for a, b in segs:
         mag = np.abs(rec.cur[a:b])
-        spread = float((mag.max() - mag.min()) / np.median(mag))
+        # the spread of a long segment is taken between its 2nd and 98th percentiles, so that
+        # a settling sample or a spike does not make a constant current "varying"
+        lo, hi = np.percentile(mag, [2, 98]) if b - a >= 50 else (mag.min(), mag.max())
+        spread = float((hi - lo) / np.median(mag))
         info.append({"a": a, "b": b, "t_start": float(rec.t[a]),
                      "t_end": float(rec.t[b] if b < rec.n else rec.t[-1]),
                      "q": float(rec.qcum[b] - rec.qcum[a]), "cc": spread <= CC_SPREAD,
@@ -205,9 +231,10 @@ def _segment_info(rec: _Record, segs: list[tuple[int, int]]) -> list[dict]:
 def _classify(info: list[dict], factor: float, src: str) -> tuple[list[dict], list[dict]]:
     """Split segments into pulses and excluded segments (with their reason).
 
-    A constant-current segment far above the typical charge is a CC charge or discharge. One
-    that lies between pulses, though, may be a pulse longer than the others: it is left out
-    as before, but a DataWarning names it, so that nothing is dropped silently.
+    A constant-current segment far above the typical charge is a CC charge or discharge. Apart
+    from the charge before the pulses (the SOC reference), it may as well be a pulse longer
+    than the others: it is left out, and a DataWarning names it, so that nothing is dropped
+    silently.
     """
     q_ref = float(np.exp(np.median(np.log([max(abs(s["q"]), 1e-300) for s in info]))))
     excluded, pulses, long_cc = [], [], []
@@ -233,14 +260,14 @@ def _classify(info: list[dict], factor: float, src: str) -> tuple[list[dict], li
             f"{src}: no constant-current pulses found ({len(info)} current segment(s), none "
             "of them a short constant-current step); check the current column and its unit"
         )
-    between = [(s, r) for s, r in long_cc if s["a"] < pulses[-1]["a"]]
-    if between:
-        where = ", ".join(f"{s['t_start']:g}-{s['t_end']:g} s ({r:.0f}x)" for s, r in between[:5])
+    if long_cc:
+        where = ", ".join(f"{s['t_start']:g}-{s['t_end']:g} s ({r:.0f}x)" for s, r in long_cc[:5])
         warnings.warn(
-            f"{src}: {len(between)} constant-current segment(s) between the pulses pass far "
-            f"more charge than a typical pulse ({where} the typical segment charge) and are "
+            f"{src}: {len(long_cc)} constant-current segment(s) besides the charge before the "
+            f"pulses pass far more charge than a typical pulse ({where} the typical segment "
+            "charge) and are "
             "left out as CC charge/discharge, not pulses (listed in excluded_segments); if "
-            f"they are pulses, pass pulse_charge_factor above {max(r for _, r in between):.0f}",
+            f"they are pulses, pass pulse_charge_factor above {max(r for _, r in long_cc):.0f}",
             DataWarning, stacklevel=3)
     return pulses, excluded
 

@@ -489,8 +489,6 @@ def spectra_from_table(
         )
     f, zr, zi, detected, imag_column, used, assumed = _impedance(table, roles, imag_sign,
                                                                  phase_unit)
-    if table.headerless and imag_sign == "auto":
-        imag_sign = "as-is"  # the sign was decided from the data above
     rows = table.rows
     breaks, found_by = _loop_breaks(table, roles, f, loop_starts, split_sweeps)
     bounds = [0, *breaks, f.size]
