@@ -41,7 +41,7 @@ STAGE_OUTPUTS: dict[str, tuple[str, ...]] = {
     "split": ("split.nc",),
     "soc_model": ("soc_model.nc",),
     "crossover": ("crossover.json", "resistance.csv"),
-    "report": ("report.html",),
+    "report": ("report.html", "resistance.xlsx"),
 }
 
 
@@ -112,8 +112,15 @@ class RunResult:
     wall_s: float = 0.0
 
     def headline(self) -> str:
-        """Say the crossover SOC of each component with its 95 % HDI, one line each."""
-        lines = [f"{self.study.a} vs {self.study.b}: crossover SOC (95 % HDI), P(cross)"]
+        """Say the answer in words, then the crossover SOC of each component with its HDI."""
+        from .answer import answer_in_words
+
+        lines = []
+        if self.crossover.get("components"):
+            # the same verdicts as the report's first screen, so console and report agree
+            words = answer_in_words(self.crossover, self.study.a, self.study.b)
+            lines += ["In words:", *(f"  {s}" for s in words.sentences), ""]
+        lines.append(f"{self.study.a} vs {self.study.b}: crossover SOC (95 % HDI), P(cross)")
         for comp, c in self.crossover.get("components", {}).items():
             if c.get("hdi95") is not None and c.get("soc_median") is not None:
                 lo, hi = c["hdi95"]
