@@ -300,8 +300,8 @@ class DRTResult(ResultBase):
     # ------------------------------------------------------------------ views
     @property
     def posterior(self) -> xr.Dataset:
-        """The posterior group as a Dataset."""
-        return self.tree["posterior"].to_dataset()
+        """The posterior group as a Dataset (labels included; ArviZ reads it too)."""
+        return self._group_view("posterior")
 
     @property
     def tau(self) -> np.ndarray:
