@@ -15,6 +15,10 @@ from __future__ import annotations
 from ..conventions import COMPONENTS
 from ..numerics import cluster_crossings, find_crossings
 from ..soc import SocModelResult, fit_soc_model, load_soc_model, simulate_split
+from ..soc.basis import cell_centering as _cell_centering
+from ..soc.basis import make_basis as _make_basis
+from ..soc.basis import rw2_matrix as _rw2_matrix
+from ..soc.basis import soc_grid as _soc_grid
 from ..soc.basis import zero_sum_basis as _zero_sum_basis
 from ..soc.data import prepare_data as _prepare_data
 from ..soc.model import build_model as _build_model
@@ -32,6 +36,7 @@ __all__ = [
     "COMPONENTS", "REVERSAL_LEVEL", "CrossoverResult", "SocModelResult", "cluster_crossings",
     "contrast", "crossover", "crossover_report", "drt_contrast", "find_crossings",
     "fit_soc_model", "load_soc_model", "pair_curves", "simulate_split",
-    "_build_model", "_centring_weights", "_curves_from_params", "_load_soc_preset",
+    "_build_model", "_cell_centering", "_centring_weights", "_make_basis", "_rw2_matrix",
+    "_soc_grid", "_curves_from_params", "_load_soc_preset",
     "_pair_curves", "_prepare_data", "_zero_sum_basis",
 ]

@@ -125,6 +125,7 @@ def _group_index(coords_design, coords_soc, design: str, soc: float, what: str) 
     return int(cand[np.argmin(np.abs(socs[cand] - soc))])
 
 
+# over 80 lines by its docstring (the body, ~55 lines, is one contrast, gamma then bands)
 def drt_contrast(
     fit: Any,
     a: str,

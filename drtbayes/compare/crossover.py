@@ -113,6 +113,7 @@ class CrossoverResult(dict):
                 f"{self['reversal']['credible']})")
 
 
+# over 80 lines by its docstring (the body is ~45 lines)
 def crossover(
     split_or_socmodel: xr.Dataset | SocModelResult,
     a: str,

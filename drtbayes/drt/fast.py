@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from scipy import optimize
 
-from ..inference.laplace import finite_difference_hessian, gaussian_draws
+from ..inference.laplace import EIGENVALUE_FLOOR, finite_difference_hessian, gaussian_draws
 from ..inference.packed import pack_values
 
 __all__ = ["laplace_draws", "empirical_bayes_hyperparameters"]
@@ -229,9 +229,8 @@ def laplace_draws(compiled: Any, values: dict[str, np.ndarray], *, n_draws: int,
             best = res
     assert best is not None
     x_map = best.x
-    vals, vecs, min_eig = _floored_eigh(hess_at(x_map))
-    z = rng.standard_normal((n_draws, n))
-    xs = x_map[None, :] + (z / np.sqrt(vals)[None, :]) @ vecs.T
+    # the one Laplace approximation and its eigenvalue floor (drtbayes.inference.laplace)
+    xs, min_eig = gaussian_draws(x_map, hess_at(x_map), n_draws, rng)
 
     info = {"logp_map": -float(best.fun), "converged": bool(best.success), "n_dim": n,
             "min_eig": min_eig}
@@ -273,7 +272,9 @@ def _laplace_empirical_bayes(compiled: Any, values: dict[str, np.ndarray], neg: 
     rest = np.delete(np.arange(x.size), hyper)
     z = rng.standard_normal((n_draws, rest.size))
     xs = np.repeat(x[None, :], n_draws, axis=0)
-    xs[:, rest] += (z / np.sqrt(w)[None, :]) @ vecs.T
+    # the draws take the one Laplace floor (drtbayes.inference.laplace); the mode search above
+    # keeps its own regularisation of the Newton steps and of the marginal's log determinant
+    xs[:, rest] += (z / np.sqrt(np.maximum(w, EIGENVALUE_FLOOR))[None, :]) @ vecs.T
     info = {"logp_map": -float(neg(x)[0]), "converged": bool(ok), "n_dim": x.size,
             "min_eig": float(w.min()), "hyperparameters": "empirical Bayes",
             "hyper_evaluations": n_hyper, "newton_steps": n_newton,

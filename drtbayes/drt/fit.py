@@ -158,6 +158,7 @@ def _compiled(inputs: ModelInputs, preset: dict[str, Any]) -> tuple[Any, Any, bo
     return model, compiled.with_data(**pack_values(inputs.data_values())), hit
 
 
+# over 80 lines only by its numpydoc docstring: the body is ~45 lines of calls to the helpers
 def fit_drt(
     spectra: xr.Dataset | Sequence[xr.Dataset],
     model: str | dict[str, Any] = "drt-hierarchical",
@@ -227,16 +228,63 @@ def fit_drt(
     values are in ``attrs["timing"]["empirical_bayes"]`` and the posterior's ``smoothness`` /
     ``cell_sd`` are constant. ``"sampled"`` samples them too (docs/model.md).
     """
+    t0 = time.perf_counter()
+    preset = _drt_preset(model)
+    stack = _as_stack(spectra)
+    freq, zr, zi = _validate(stack)
+    gidx, g_labels, g_design, g_soc = _groups(stack, preset["model"]["pooling"])
+    settings = _settings(preset, fast=fast, draws=draws, tune=tune, chains=chains,
+                         target_accept=target_accept, progress=progress)
+    c_known, c_log_sd = _known_capacitance(capacitance_f, capacitance_rel_sd, stack, preset)
+    # Everything from the model's constants (eigenvectors of the deviation basis, eigenvalues of
+    # D'D) to the last draw runs under one BLAS thread: LAPACK's last bits depend on the thread
+    # count and the optimiser and sampler amplify them (same seed, same numbers); the chains
+    # run in parallel anyway, so BLAS threads would only compete.
+    with one_blas_thread():
+        inputs = prepare_inputs(freq, zr, zi, gidx, len(g_labels), preset,
+                                capacitance_f=c_known, capacitance_log_sd=c_log_sd)
+        raw, stats, fit_info, timing = _draws(inputs, preset, seed, settings, t0)
+    method = "laplace" if fast else "nuts"
+    spec_coords = {name: _coord(stack, name, default) for name, default in (
+        ("design", ""), ("cell", ""), ("soc", np.nan), ("temperature_c", np.nan),
+        ("cell_type", ""), ("area_cm2", np.nan), ("source", ""))}
+    tree = build_tree(
+        inputs, preset, raw, stats,
+        spectrum_labels=[str(x) for x in stack["spectrum"].values],
+        spectrum_coords=spec_coords,
+        group_labels=g_labels, group_design=g_design, group_soc=g_soc,
+        seed=seed, method=method,
+    )
+    timing["wall_s"] = round(time.perf_counter() - t0, 3)
+    _record_settings(tree, stack, settings, {**timing, **fit_info}, c_known, c_log_sd)
+    result = DRTResult(tree)
+    if fast:
+        warnings.warn(
+            f"DRT fit of {inputs.z_real.shape[0]} spectra is a "
+            "MAP + Laplace approximation (fast=True): intervals ignore posterior skewness and "
+            "the diagnostics gate does not apply; rerun without --fast for the reported numbers",
+            ApproximationWarning, stacklevel=2)
+    else:
+        result.apply_gate()
+    result.posterior_predictive_check()
+    return result
+
+
+def _drt_preset(model: str | dict[str, Any]) -> dict[str, Any]:
+    """The DRT preset of a name, path or dict (a preset of another kind is refused)."""
     from ..presets import load_preset
 
-    t0 = time.perf_counter()
     preset = model if isinstance(model, dict) else load_preset(model)
     if preset.get("kind") != "drt":
         raise PresetError(f"preset {preset.get('name')!r} is of kind {preset.get('kind')!r}; "
                           "fit_drt needs a DRT preset (drt-single, drt-hierarchical, drt-robust)")
-    stack = _as_stack(spectra)
-    freq, zr, zi = _validate(stack)
-    gidx, g_labels, g_design, g_soc = _groups(stack, preset["model"]["pooling"])
+    return preset
+
+
+def _settings(preset: dict[str, Any], *, fast: bool, draws: int | None, tune: int | None,
+              chains: int | None, target_accept: float | None, progress: bool
+              ) -> dict[str, Any]:
+    """Sampler settings of this fit (the caller's, else the preset's), checked."""
     sampler = preset["sampler"]
     settings = dict(
         fast=fast,
@@ -251,46 +299,42 @@ def fit_drt(
                             "tune": None if fast else settings["tune"],
                             "target_accept": settings["target_accept"]},
                            label=lambda key: f"{key} =")
-    # Everything from the model's constants (eigenvectors of the deviation basis, eigenvalues of
-    # D'D) to the last draw runs under one BLAS thread: LAPACK's last bits depend on the thread
-    # count and the optimiser and sampler amplify them (same seed, same numbers); the chains
-    # run in parallel anyway, so BLAS threads would only compete.
-    c_known, c_log_sd = _known_capacitance(capacitance_f, capacitance_rel_sd, stack, preset)
-    with one_blas_thread():
-        inputs = prepare_inputs(freq, zr, zi, gidx, len(g_labels), preset,
-                                capacitance_f=c_known, capacitance_log_sd=c_log_sd)
-        # hyperparameters by empirical Bayes are searched per group (a search in one or two
-        # dimensions), so those NUTS fits run group by group too
-        by_group = _per_group(preset) or (hyperparameters_by_empirical_bayes(preset) and not fast)
-        if by_group and inputs.n_groups > 1:
-            t_compiled = time.perf_counter()  # one model per group, compiled in the loop
-            raw, stats, fit_info = _fit_each_group(inputs, preset, seed, settings)
-            cache_hit = fit_info.pop("all_cached")
-            from_disk = None
-        else:
-            _, compiled, cache_hit = _compiled(inputs, preset)
-            t_compiled = time.perf_counter()
-            # compiled in this fit: were its C callbacks loaded from the disk cache?
-            from_disk = None if cache_hit else loaded_from_cache(compiled)
-            raw, stats, fit_info = _fit_one(compiled, inputs, preset, seed, settings)
-    method = "laplace" if fast else "nuts"
-    t_sampled = time.perf_counter()
+    return settings
 
-    spec_coords = {name: _coord(stack, name, default) for name, default in (
-        ("design", ""), ("cell", ""), ("soc", np.nan), ("temperature_c", np.nan),
-        ("cell_type", ""), ("area_cm2", np.nan), ("source", ""))}
-    tree = build_tree(
-        inputs, preset, raw, stats,
-        spectrum_labels=[str(x) for x in stack["spectrum"].values],
-        spectrum_coords=spec_coords,
-        group_labels=g_labels, group_design=g_design, group_soc=g_soc,
-        seed=seed, method=method,
-    )
-    wall = time.perf_counter() - t0
-    timing = {"wall_s": round(wall, 3), "compile_s": round(t_compiled - t0, 3),
+
+def _draws(inputs: ModelInputs, preset: dict[str, Any], seed: int, settings: dict[str, Any],
+           t0: float) -> tuple[dict[str, np.ndarray], Any, dict[str, Any], dict[str, Any]]:
+    """Draws of every model variable, their sampler stats, fit info and the timing so far.
+
+    Called under :func:`one_blas_thread` (see :func:`fit_drt`).
+    """
+    # hyperparameters by empirical Bayes are searched per group (a search in one or two
+    # dimensions), so those NUTS fits run group by group too
+    by_group = _per_group(preset) or (hyperparameters_by_empirical_bayes(preset)
+                                      and not settings["fast"])
+    if by_group and inputs.n_groups > 1:
+        t_compiled = time.perf_counter()  # one model per group, compiled in the loop
+        raw, stats, fit_info = _fit_each_group(inputs, preset, seed, settings)
+        cache_hit = fit_info.pop("all_cached")
+        from_disk = None
+    else:
+        _, compiled, cache_hit = _compiled(inputs, preset)
+        t_compiled = time.perf_counter()
+        # compiled in this fit: were its C callbacks loaded from the disk cache?
+        from_disk = None if cache_hit else loaded_from_cache(compiled)
+        raw, stats, fit_info = _fit_one(compiled, inputs, preset, seed, settings)
+    t_sampled = time.perf_counter()
+    timing = {"wall_s": None, "compile_s": round(t_compiled - t0, 3),
               "sample_s": round(t_sampled - t_compiled, 3), "compiled_cache_hit": cache_hit,
-              "callbacks_from_disk_cache": from_disk,
-              **fit_info}
+              "callbacks_from_disk_cache": from_disk}
+    return raw, stats, fit_info, timing
+
+
+def _record_settings(tree: xr.DataTree, stack: xr.Dataset, settings: dict[str, Any],
+                     timing: dict[str, Any], c_known: np.ndarray | None,
+                     c_log_sd: np.ndarray | None) -> None:
+    """Timing, the settings actually used, the capacitance prior and the inputs' hashes."""
+    fast = settings["fast"]
     tree.attrs["timing"] = json.dumps(timing, default=float)
     # the settings actually used (preset values with the caller's overrides): a fit can be
     # repeated exactly from its file
@@ -305,17 +349,6 @@ def fit_drt(
              if np.isfinite(c)})
     tree.attrs["input_sha256"] = json.dumps(_input_hashes(stack))
     tree.attrs["created_utc"] = datetime.now(UTC).isoformat(timespec="seconds")
-    result = DRTResult(tree)
-    if fast:
-        warnings.warn(
-            f"DRT fit of {inputs.z_real.shape[0]} spectra is a "
-            "MAP + Laplace approximation (fast=True): intervals ignore posterior skewness and "
-            "the diagnostics gate does not apply; rerun without --fast for the reported numbers",
-            ApproximationWarning, stacklevel=2)
-    else:
-        result.apply_gate()
-    result.posterior_predictive_check()
-    return result
 
 
 def _per_spectrum(value: Any, n_spec: int, name: str) -> np.ndarray:

@@ -36,6 +36,8 @@ PPC_OUTLIER_R = 5.0
 PPC_AUTOCORR_MAX = 0.5
 
 
+# ~115 lines: it assembles the groups of one DataTree in order (posterior, predictive,
+# observed, stats); split into helpers it would thread a dozen arrays through each of them
 def build_tree(inputs: ModelInputs, preset: dict[str, Any], raw: dict[str, np.ndarray],
                stats: xr.Dataset | None, *, spectrum_labels: list[str],
                spectrum_coords: dict[str, np.ndarray], group_labels: list[str],
@@ -300,8 +302,8 @@ class DRTResult(ResultBase):
     # ------------------------------------------------------------------ views
     @property
     def posterior(self) -> xr.Dataset:
-        """The posterior group as a Dataset."""
-        return self.tree["posterior"].to_dataset()
+        """The posterior group as a Dataset (labels included; ArviZ reads it too)."""
+        return self._group_view("posterior")
 
     @property
     def tau(self) -> np.ndarray:

@@ -20,7 +20,83 @@ from .provenance import version
 from .schema import SCHEMA_VERSION, SCHEMAS
 
 __all__ = ["ResultError", "ResultBase", "BandsResult", "SplitResult", "read_result_data",
-           "check_result_data"]
+           "check_result_data", "LABELS_GROUP", "arviz_ready", "restore_labels"]
+
+#: Group of a saved DataTree result that holds every other group's non-index coordinates
+#: (labels such as a spectrum's design, cell and SOC), under the group's own name.
+LABELS_GROUP = "labels"
+
+
+def arviz_ready(tree: xr.DataTree) -> xr.DataTree:
+    """The tree with each group's non-index coordinates moved to ``labels/<group>``.
+
+    Why: ArviZ stacks all variables of a group into one array (``az.summary``), and a label
+    coordinate on one dimension (``design`` along ``spectrum``) is absent from the variables
+    without that dimension, which xarray refuses ("coordinate 'design' not present in all
+    datasets"). Saved results are written in this form, so ``az.summary(xr.open_datatree(
+    "eis_fit.nc"))`` works; :func:`restore_labels` puts the labels back on load.
+
+    Parameters
+    ----------
+    tree
+        A result's DataTree with labels on its groups.
+
+    Returns
+    -------
+    xarray.DataTree
+        A new tree (the input is unchanged).
+    """
+    if LABELS_GROUP in tree.children:
+        return tree
+    nodes: dict[str, xr.Dataset] = {"/": tree.to_dataset(inherit=False)}
+    for name, child in tree.children.items():
+        ds = child.to_dataset(inherit=False)
+        extra = [c for c in ds.coords if c not in ds.indexes]
+        if extra:
+            nodes[f"{LABELS_GROUP}/{name}"] = xr.Dataset(coords={c: ds[c].variable
+                                                                 for c in extra})
+            ds = ds.drop_vars(extra)
+        nodes[name] = ds
+    return xr.DataTree.from_dict(nodes)
+
+
+def restore_labels(tree: xr.DataTree) -> xr.DataTree:
+    """Undo :func:`arviz_ready`: the labels back on their groups, no ``labels`` group."""
+    if LABELS_GROUP not in tree.children:
+        return tree
+    labels = tree[LABELS_GROUP]
+    nodes: dict[str, xr.Dataset] = {"/": tree.to_dataset(inherit=False)}
+    for name, child in tree.children.items():
+        if name == LABELS_GROUP:
+            continue
+        ds = child.to_dataset(inherit=False)
+        if name in labels.children:
+            lab = labels[name].to_dataset(inherit=False)
+            ds = ds.assign_coords({c: lab[c].variable for c in lab.coords})
+        nodes[name] = ds
+    return xr.DataTree.from_dict(nodes)
+
+
+class _GroupView(xr.Dataset):
+    """A group of a result as a Dataset (labels included) that ArviZ can also convert.
+
+    ArviZ reads a group as ``getattr(tree, group).to_dataset()``; here that gives the group
+    without its label coordinates (see :func:`arviz_ready`). Everything else is a Dataset.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, ds: xr.Dataset) -> _GroupView:
+        """The view of ``ds`` (its variables, coordinates and attrs, not copied)."""
+        return cls({k: v.variable for k, v in ds.data_vars.items()},
+                   coords={k: v.variable for k, v in ds.coords.items()}, attrs=ds.attrs)
+
+    def to_dataset(self) -> xr.Dataset:  # type: ignore[override]
+        """Return the group as a plain Dataset without non-index coordinates (for ArviZ)."""
+        return xr.Dataset({k: v.variable for k, v in self.data_vars.items()},
+                          coords={k: self.coords[k].variable for k in self.indexes},
+                          attrs=self.attrs)
 
 
 class ResultError(FileFormatError):
@@ -137,6 +213,45 @@ class ResultBase:
         """Tidy table of the result (one row per unit and quantity)."""
         raise NotImplementedError
 
+    # ---------------------------------------------------------------- ArviZ hand-off
+    # ArviZ 1.x (arviz-base 1.3) has no conversion hook for other classes: it accepts a
+    # DataTree by ``isinstance`` and then reads ``getattr(tree, group).to_dataset()``. A
+    # DataTree result therefore presents itself to ``isinstance`` as a DataTree, answers the
+    # DataTree attributes it lacks from its ArviZ-ready tree (arviz_ready) and gives its
+    # ``posterior`` as a Dataset whose ``to_dataset()`` ArviZ can use, so that az.summary(fit),
+    # az.hdi(fit) and az.plot_trace(fit) work on the result itself. ``type(fit)`` stays the
+    # result class (and isinstance against it holds), pickling keeps the class (__reduce__).
+
+    @property  # type: ignore[misc]
+    def __class__(self) -> type:  # noqa: D105
+        """``xarray.DataTree`` for DataTree results (ArviZ's ``isinstance`` test)."""
+        return xr.DataTree if type(self).holds_tree else type(self)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle as the result class, not as the DataTree it presents itself as."""
+        return (type(self), (self._data,))
+
+    def __getattr__(self, name: str) -> Any:
+        """DataTree attributes (for ArviZ), answered from the ArviZ-ready tree."""
+        data = self.__dict__.get("_data")
+        if name.startswith("_") or data is None or not type(self).holds_tree:
+            raise AttributeError(name)
+        return getattr(arviz_ready(data), name)
+
+    def __getitem__(self, key: str) -> Any:
+        """A group (DataTree node) or variable of the ArviZ-ready tree."""
+        if not type(self).holds_tree:
+            return self._data[key]
+        return arviz_ready(self._data)[key]
+
+    def to_datatree(self) -> xr.DataTree:
+        """The result as ArviZ takes it: the DataTree with labels in a ``labels`` group."""
+        return arviz_ready(self.tree)
+
+    def _group_view(self, group: str) -> xr.Dataset:
+        """A group as a Dataset with its labels; ArviZ's ``to_dataset()`` drops them."""
+        return _GroupView.of(self.tree[group].to_dataset())
+
     def save(self, path: str | os.PathLike, *, force: bool = False) -> Path:
         """Write to netCDF (h5netcdf) atomically; an existing file only with ``force``.
 
@@ -152,8 +267,9 @@ class ResultBase:
         pathlib.Path
             The file written.
         """
+        data = arviz_ready(self._data) if self.holds_tree else self._data
         # built in memory, then written by plain file I/O: a full disk is a clean DiskFullError
-        return atomic_write_netcdf(path, self._data, force=force)
+        return atomic_write_netcdf(path, data, force=force)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ResultBase:
@@ -167,7 +283,7 @@ class ResultBase:
         """
         data = read_result_data(path, tree=cls.holds_tree)
         check_result_data(data, cls.kind, str(path))
-        return cls(data)
+        return cls(restore_labels(data) if cls.holds_tree else data)
 
 
 class _DatasetResult(ResultBase):

@@ -65,6 +65,50 @@ def prepare_data(split: xr.Dataset, components: tuple[str, ...], preset: dict) -
     DataError
         Missing variables or coords, too few usable pulses, SOC not in percent.
     """
+    comps = _check_split(split, components)
+    soc = np.asarray(_coord_strings(split, "soc"), dtype=float)
+    design_lab = np.asarray([str(v) for v in _coord_strings(split, "design")])
+    cell_lab = np.asarray([str(v) for v in _coord_strings(split, "cell")])
+    draws = split["resistance"].sel(component=comps).transpose("pulse", "component", "sample")
+    draws = np.asarray(draws.values, dtype=float)
+    n_pulse, _, n_sample = draws.shape
+    if n_pulse == 0 or n_sample < 2:
+        raise TooFewPointsError(
+            f"split dataset: {n_pulse} pulses x {n_sample} samples; the SOC model needs pulses "
+            f"with at least 2 posterior samples each"
+        )
+    log_mean, log_sd, use, excluded = _log_summaries(draws, soc, design_lab, cell_lab, comps,
+                                                     preset["data"])
+    designs = list(dict.fromkeys(design_lab.tolist()))
+    pairs = list(dict.fromkeys(zip(design_lab.tolist(), cell_lab.tolist(), strict=True)))
+    names = [c for _, c in pairs]
+    # A cell name reused by two designs ("cell1") must not be pooled into one cell.
+    if len(set(names)) != len(names):
+        cells = [f"{d}/{c}" for d, c in pairs]
+    else:
+        cells = names
+    pair_idx = {p: j for j, p in enumerate(pairs)}
+    cell_idx = np.array([pair_idx[(d, c)] for d, c in zip(design_lab, cell_lab, strict=True)])
+    design_idx = np.array([designs.index(d) for d in design_lab])
+    rng_rows = _design_ranges(soc, use, designs, design_idx, comps, preset["data"])
+    return SocData(
+        components=comps,
+        designs=designs,
+        cells=cells,
+        cell_design=[d for d, _ in pairs],
+        pulse_soc=soc,
+        pulse_design_idx=design_idx,
+        pulse_cell_idx=cell_idx,
+        log_mean=log_mean,
+        log_sd=log_sd,
+        excluded=excluded,
+        design_soc_range=np.asarray(rng_rows, dtype=float),
+        input_sha256=str(split.attrs.get("input_sha256", "{}")),
+    )
+
+
+def _check_split(split: xr.Dataset, components: tuple[str, ...]) -> list[str]:
+    """The components asked for, checked against the split's layout."""
     if not isinstance(split, xr.Dataset):
         raise DataError(
             f"expected a split xr.Dataset (from split_gitt) or a SocModelResult, got "
@@ -94,22 +138,16 @@ def prepare_data(split: xr.Dataset, components: tuple[str, ...], preset: dict) -
         )
     if len(set(comps)) != len(comps):
         raise DataError(f"components: {comps} contains duplicates; list each component once")
-    soc = np.asarray(_coord_strings(split, "soc"), dtype=float)
-    design_lab = np.asarray([str(v) for v in _coord_strings(split, "design")])
-    cell_lab = np.asarray([str(v) for v in _coord_strings(split, "cell")])
+    return comps
 
-    draws = res.sel(component=comps).transpose("pulse", "component", "sample").values
-    draws = np.asarray(draws, dtype=float)
+
+def _log_summaries(draws: np.ndarray, soc: np.ndarray, design_lab: np.ndarray,
+                   cell_lab: np.ndarray, comps: list[str], data_cfg: dict
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict]]:
+    """Mean and sd of log R per pulse and component, the usable mask and the exclusions."""
     n_pulse, n_comp, n_sample = draws.shape
-    if n_pulse == 0 or n_sample < 2:
-        raise TooFewPointsError(
-            f"split dataset: {n_pulse} pulses x {n_sample} samples; the SOC model needs pulses "
-            f"with at least 2 posterior samples each"
-        )
-    data_cfg = preset["data"]
     min_frac = float(data_cfg.get("min_valid_fraction", 0.5))
     min_sd = float(data_cfg.get("min_log_sd", 0.005))
-
     ok = np.isfinite(draws) & (draws > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
         logd = np.where(ok, np.log(np.where(ok, draws, 1.0)), np.nan)
@@ -134,16 +172,12 @@ def prepare_data(split: xr.Dataset, components: tuple[str, ...], preset: dict) -
                 )
             if reason is not None:
                 use[i, k] = False
-                excluded.append(
-                    {
-                        "pulse": int(i),
-                        "design": str(design_lab[i]),
-                        "cell": str(cell_lab[i]),
-                        "component": comps[k],
-                        "soc": None if not np.isfinite(soc[i]) else float(soc[i]),
-                        "reason": reason,
-                    }
-                )
+                excluded.append({
+                    "pulse": int(i), "design": str(design_lab[i]), "cell": str(cell_lab[i]),
+                    "component": comps[k],
+                    "soc": None if not np.isfinite(soc[i]) else float(soc[i]),
+                    "reason": reason,
+                })
             elif n_ok[i, k] < n_sample:
                 n_nonpos += int(n_sample - n_ok[i, k])
     if n_nonpos:
@@ -152,23 +186,16 @@ def prepare_data(split: xr.Dataset, components: tuple[str, ...], preset: dict) -
             f"were left out of their pulse's log-R summary (pulses with < {min_frac:.0%} valid "
             f"draws are excluded and recorded in attrs['excluded'])",
             DataWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
     log_mean = np.where(use, log_mean, np.nan)
     log_sd = np.where(use, np.maximum(np.nan_to_num(log_sd, nan=min_sd), min_sd), np.nan)
+    return log_mean, log_sd, use, excluded
 
-    designs = list(dict.fromkeys(design_lab.tolist()))
-    pairs = list(dict.fromkeys(zip(design_lab.tolist(), cell_lab.tolist(), strict=True)))
-    names = [c for _, c in pairs]
-    # A cell name reused by two designs ("cell1") must not be pooled into one cell.
-    if len(set(names)) != len(names):
-        cells = [f"{d}/{c}" for d, c in pairs]
-    else:
-        cells = names
-    pair_idx = {p: j for j, p in enumerate(pairs)}
-    cell_idx = np.array([pair_idx[(d, c)] for d, c in zip(design_lab, cell_lab, strict=True)])
-    design_idx = np.array([designs.index(d) for d in design_lab])
 
+def _design_ranges(soc: np.ndarray, use: np.ndarray, designs: list[str],
+                   design_idx: np.ndarray, comps: list[str], data_cfg: dict) -> list[list[float]]:
+    """Measured SOC range of each design, after checking it has enough usable pulses."""
     min_pulses = int(data_cfg.get("min_pulses_per_design", 5))
     rng_rows = []
     for j, d in enumerate(designs):
@@ -190,17 +217,4 @@ def prepare_data(split: xr.Dataset, components: tuple[str, ...], preset: dict) -
             f"split dataset: pulse SOC spans {np.nanmin(soc):.3g}..{np.nanmax(soc):.3g}; SOC "
             f"must be in percent 0-100 (a fraction 0-1 must be multiplied by 100)"
         )
-    return SocData(
-        components=comps,
-        designs=designs,
-        cells=cells,
-        cell_design=[d for d, _ in pairs],
-        pulse_soc=soc,
-        pulse_design_idx=design_idx,
-        pulse_cell_idx=cell_idx,
-        log_mean=log_mean,
-        log_sd=log_sd,
-        excluded=excluded,
-        design_soc_range=np.asarray(rng_rows, dtype=float),
-        input_sha256=str(split.attrs.get("input_sha256", "{}")),
-    )
+    return rng_rows

@@ -128,24 +128,9 @@ def fit_soc_model(
             ApproximationWarning,
             stacklevel=2,
         )
-    params = {name: np.concatenate([pc[0][name] for pc in per_comp], axis=COMP_AXIS[name])
-              for name in FREE_VARS}
-    stats = None
-    if per_comp[0][1] is not None:
-        stats = xr.concat([pc[1] for pc in per_comp], dim="component", coords="minimal",
-                          compat="override", join="override")
-        stats = stats.assign_coords(component=setup.data.components)
+    params, stats = _merged(setup, per_comp)
     posterior = _posterior(setup, params)
-    diag = posterior_diagnostics(posterior, stats, gated=_GATED_VARS, reported=FREE_VARS,
-                                 thresholds=cfg["gate"])
-    diag["method"] = setup.method
-    if setup.method == "nuts" and not diag["gate_pass"]:
-        warnings.warn(
-            "SOC model sampling failed the diagnostics gate (" + "; ".join(diag["problems"])
-            + "); " + gate_advice(gate_failures(diag, cfg["gate"])),
-            SamplingWarning,
-            stacklevel=2,
-        )
+    diag = _diagnose(setup, posterior, stats)
     groups: dict[str, xr.Dataset] = {"posterior": posterior, "observed_data": _observed(setup)}
     if stats is not None:
         groups["sample_stats"] = stats
@@ -161,6 +146,35 @@ def fit_soc_model(
         knot_spacing=setup.basis.spacing,
     )
     return SocModelResult(tree)
+
+
+def _merged(setup: _Setup, per_comp: list[tuple[dict, xr.Dataset | None]]
+            ) -> tuple[dict[str, np.ndarray], xr.Dataset | None]:
+    """The components' draws joined along the component axis, and their sampler stats."""
+    params = {name: np.concatenate([pc[0][name] for pc in per_comp], axis=COMP_AXIS[name])
+              for name in FREE_VARS}
+    stats = None
+    if per_comp[0][1] is not None:
+        stats = xr.concat([pc[1] for pc in per_comp], dim="component", coords="minimal",
+                          compat="override", join="override")
+        stats = stats.assign_coords(component=setup.data.components)
+    return params, stats
+
+
+def _diagnose(setup: _Setup, posterior: xr.Dataset, stats: xr.Dataset | None) -> dict:
+    """The one gate on the posterior; a NUTS fit that fails it warns with advice."""
+    gate_cfg = setup.cfg["gate"]
+    diag = posterior_diagnostics(posterior, stats, gated=_GATED_VARS, reported=FREE_VARS,
+                                 thresholds=gate_cfg)
+    diag["method"] = setup.method
+    if setup.method == "nuts" and not diag["gate_pass"]:
+        warnings.warn(
+            "SOC model sampling failed the diagnostics gate (" + "; ".join(diag["problems"])
+            + "); " + gate_advice(gate_failures(diag, gate_cfg)),
+            SamplingWarning,
+            stacklevel=3,
+        )
+    return diag
 
 
 def _setup(split: xr.Dataset, components: Any, cfg: dict, fast: bool) -> _Setup:

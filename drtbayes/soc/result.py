@@ -35,8 +35,8 @@ class SocModelResult(ResultBase):
 
     @property
     def posterior(self) -> xr.Dataset:
-        """The posterior group as a Dataset."""
-        return self.tree["posterior"].to_dataset()
+        """The posterior group as a Dataset (labels included; ArviZ reads it too)."""
+        return self._group_view("posterior")
 
     @property
     def observed(self) -> xr.Dataset:
