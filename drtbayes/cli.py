@@ -255,7 +255,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"drtbayes {__version__}",
                    help="print the version and exit")
     p.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND",
+                           help="what to do; 'drtbayes COMMAND --help' explains each")
     _add_read_models(sub)
     _add_fit_eis(sub)
     _add_split_crossover(sub)

@@ -440,7 +440,7 @@ class _Run:
         """Time-constant bands of the study's processes from the EIS posterior."""
         from .bands import time_constant_bands
 
-        b = time_constant_bands(fit, processes=self.study.processes)
+        b = time_constant_bands(fit, processes=self.study.processes, seed=self.seed)
         _save_dataset(b, self.out / "bands.nc", self.inputs["checksums"], self.seed, "bands")
         return b
 
@@ -650,7 +650,7 @@ def _save_dataset(ds: xr.Dataset, path: Path, checksums: dict, seed: int, kind: 
     ds.attrs.setdefault("drtbayes_kind", kind)
     ds.attrs.setdefault("drtbayes_version", __version__)
     ds.attrs["input_sha256"] = json.dumps(checksums)
-    ds.attrs.setdefault("seed", seed)
+    ds.attrs["seed"] = seed  # the run's seed (a stage's own default must not stand in for it)
     atomic_write_netcdf(path, ds, force=True)
 
 

@@ -221,7 +221,8 @@ def study_schema(base: Path) -> Table:
             "draws": integer(1, MAX_DRAWS),
             "tune": integer(0, MAX_TUNE),
             "chains": integer(1, MAX_CHAINS),
-            "target_accept": number(0, 1, lo_open=True, hi_open=True),
+            "target_accept": number(0, 1, lo_open=True, hi_open=True,
+                                    what="a NUTS step-size target (e.g. 0.98), a number"),
             "split_samples": integer(10, MAX_SAMPLES),
         }),
         "bands": Table({
