@@ -62,6 +62,10 @@ _DRT_SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool, tuple | None]]] =
         "constant_scale": (_NUM, True, _POS),
         "proportional_scale": (_NUM, True, _POS),
         "relative_floor": (_NUM, False, (lambda v: 0 <= v < 0.1, "in [0, 0.1)")),
+        "correlation": ((str,), False, (lambda v: v in ("independent", "ar1"),
+                                        "'independent' or 'ar1'")),
+        "rho_alpha": (_NUM, False, _POS),
+        "rho_beta": (_NUM, False, _POS),
     },
     "likelihood": {
         "family": ((str,), True, (lambda v: v in ("normal", "student_t"),

@@ -314,6 +314,9 @@ def fit_drt(
     else:
         result.apply_gate()
     result.posterior_predictive_check()
+    from .trust import assess_trust
+
+    assess_trust(result)  # attrs["trust"]: the gate and the fit's quality in one verdict
     return result
 
 
@@ -444,7 +447,7 @@ def _fit_each_group(inputs: ModelInputs, preset: dict[str, Any], seed: int,
     n_spec = inputs.z_real.shape[0]
     raw: dict[str, np.ndarray] = {}
     per_spectrum = ("r_inf_rel", "l_rel", "elastance_rel", "sigma_const", "sigma_prop",
-                    "z_dev")
+                    "z_dev", "residual_rho")
     for name in parts[0][1]:
         arrs = [p[1][name] for p in parts]
         if name in per_spectrum:

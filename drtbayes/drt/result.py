@@ -418,6 +418,7 @@ class DRTResult:
             pk = {}
         diag = self.diagnostics
         ppc = json.loads(self.tree.attrs.get("ppc", "{}") or "{}")
+        trust = json.loads(self.tree.attrs.get("trust", "{}") or "{}")
         timing = json.loads(self.tree.attrs.get("timing", "{}") or "{}")
         n_spec = len(self.spectra)
         wall = timing.get("wall_s")
@@ -438,6 +439,7 @@ class DRTResult:
                 "diagnostics": diag.get(lab, {"rhat_max": None, "ess_bulk_min": None,
                                               "divergences": None, "gate_pass": None}),
                 "ppc": ppc.get(lab),
+                "trust": trust.get(lab),
                 "method": self.method,
                 "wall_s": None if wall is None else round(float(wall) / n_spec, 3),
             }
