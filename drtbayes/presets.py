@@ -38,7 +38,8 @@ _DRT_SCHEMA: dict[str, dict[str, tuple[tuple[type, ...], bool, tuple | None]]] =
         "pooling": ((str,), True, (lambda v: v in ("none", "hierarchical"),
                                    "'none' or 'hierarchical'")),
         "inductance": ((bool,), True, None),
-        "series_capacitance": ((bool,), True, None),
+        "series_capacitance": ((bool, str), True, (lambda v: v in (True, False, "average"),
+                                                   "true, false or 'average'")),
         "parameterization": ((str,), False, (lambda v: v in ("centered", "noncentered"),
                                              "'centered' or 'noncentered'")),
         "centered_fraction": (_NUM, False, (lambda v: 0 <= v <= 1, "between 0 and 1")),
@@ -163,6 +164,11 @@ def _validate_drt(cfg: dict[str, Any], where: str) -> None:
                                   f"got {val!r}")
             if check is not None and not check[0](val):
                 raise PresetError(f"{where}: '{section}.{key}' = {val!r} must be {check[1]}")
+    if (cfg["model"]["series_capacitance"] == "average"
+            and cfg["model"]["pooling"] == "hierarchical"):
+        raise PresetError(f"{where}: 'model.series_capacitance' = 'average' needs pooling = "
+                          "'none' (a hierarchical fit shares fields across spectra); use true or "
+                          "false")
     if cfg["likelihood"]["family"] == "student_t":
         for key in ("nu_alpha", "nu_beta"):
             if key not in cfg["likelihood"]:

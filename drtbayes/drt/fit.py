@@ -233,6 +233,14 @@ def fit_drt(
     if preset.get("kind") != "drt":
         raise PresetError(f"preset {preset.get('name')!r} is of kind {preset.get('kind')!r}; "
                           "fit_drt needs a DRT preset (drt-single, drt-hierarchical, drt-robust)")
+    if preset["model"]["series_capacitance"] == "average":
+        # with and without C, mixed by stacking weights (drtbayes.drt.averaging)
+        from .averaging import average_with_and_without_capacitance
+
+        return average_with_and_without_capacitance(
+            fit_drt, spectra, preset, seed, draws=draws, tune=tune, chains=chains, fast=fast,
+            progress=progress, target_accept=target_accept, capacitance_f=capacitance_f,
+            capacitance_rel_sd=capacitance_rel_sd)
     stack = _as_stack(spectra)
     freq, zr, zi = _validate(stack)
     gidx, g_labels, g_design, g_soc = _groups(stack, preset["model"]["pooling"])

@@ -61,6 +61,11 @@ def build_tree(inputs: ModelInputs, preset: dict[str, Any], raw: dict[str, np.nd
         "r_inf": (cd + ("spectrum",), zs * raw["r_inf_rel"], {"units": "ohm"}),
         "r_pol": (cd + ("spectrum",), gamma @ q,
                   {"units": "ohm", "long_name": "integral of gamma d ln tau"}),
+        # the part of R_pol the measured window sees (1/w_max <= tau <= 1/w_min); the rest is
+        # extrapolated by the prior and, with an open tail, not determined by the data
+        "r_pol_window": (cd + ("spectrum",), gamma @ window_weights(inputs),
+                         {"units": "ohm", "long_name": "integral of gamma over the measured "
+                          "window 1/w_max <= tau <= 1/w_min"}),
         "sigma_const": (cd + ("spectrum",), zs * raw["sigma_const"],
                         {"units": "ohm", "long_name": "constant noise sd"}),
         "sigma_prop": (cd + ("spectrum",), raw["sigma_prop"],
@@ -162,6 +167,13 @@ def build_tree(inputs: ModelInputs, preset: dict[str, Any], raw: dict[str, np.nd
         "z_scale_ohm": float(zs),
     })
     return tree
+
+
+def window_weights(inputs: ModelInputs) -> np.ndarray:
+    """Quadrature weights of gamma over the measured window only (1/w_max <= tau <= 1/w_min)."""
+    from .kernels import window_quadrature_weights
+
+    return window_quadrature_weights(inputs.tau_s, inputs.omega_max, inputs.omega_min)
 
 
 # --------------------------------------------------------------------------- peaks
@@ -430,6 +442,8 @@ class DRTResult:
             entry: dict[str, Any] = {
                 "r_inf": _stat(post["r_inf"].values[:, :, i]),
                 "r_pol": _stat(post["r_pol"].values[:, :, i]),
+                "r_pol_window": (_stat(post["r_pol_window"].values[:, :, i])
+                                 if "r_pol_window" in post else None),
                 "l": _stat(post["l_h"].values[:, :, i]) if "l_h" in post else None,
                 "c": self._c_stat(i) if "c_f" in post else None,
                 "peaks": find_peak_clusters(
