@@ -457,6 +457,13 @@ class DRTResult:
                 "method": self.method,
                 "wall_s": None if wall is None else round(float(wall) / n_spec, 3),
             }
+            tv = trust.get(lab) or {}
+            if "bulk_circuit" in tv:
+                # a blocking electrode: the DRT's R_pol is the grid's end, not the cell's
+                # (drtbayes.drt.blocking); the bulk resistance is what the spectrum gives
+                entry["r_pol"] = None
+                entry["r_pol_window"] = None
+                entry["bulk_circuit"] = tv["bulk_circuit"]
             out[lab] = entry
         return out
 

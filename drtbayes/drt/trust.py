@@ -21,10 +21,15 @@ the sweep passes the gate while its main arc is wrong (issue 22). The verdict co
 ``influence``
     PSIS-LOO Pareto k of every point (ArviZ): k above ``PARETO_K_MAX`` means leaving that one
     point out changes the posterior too much for importance sampling to follow, i.e. the answer
-    depends on a few points.
+    depends on a few points;
+``blocking``
+    a constant-phase line at low frequency (:mod:`drtbayes.drt.blocking`): then the DRT's
+    R_pol is refused (None in the summary) and ``bulk_circuit`` holds the bulk resistance of a
+    small Bayesian circuit fit.
 
 :func:`assess_trust` stores ``attrs["trust"]`` (JSON): spectrum label -> ``{"trusted": bool,
-"reasons": [str], "checks": {name: {"pass": bool | None, ...figures}}}``.
+"reasons": [str], "checks": {name: {"pass": bool | None, ...figures}}}``, plus
+``"bulk_circuit"`` for a blocking spectrum.
 """
 
 from __future__ import annotations
@@ -209,9 +214,27 @@ def _assess_one(result: Any, i: int, lab: str, ppc: dict, diag: dict) -> dict[st
         reasons.append(f"the answer depends on {bad.size} point(s) (PSIS-LOO Pareto k > "
                        f"{PARETO_K_MAX:g} at "
                        + ", ".join(f"{freq[ok][k]:.4g}" for k in bad[:4]) + " Hz)")
+    # a blocking electrode: a constant-phase line the DRT turns into an unbounded tail
+    from .blocking import detect_blocking, fit_blocking
+
+    block = detect_blocking(freq[ok], zo[ok])
+    checks["blocking"] = {"pass": not block["blocking"], **block}
+    bulk = None
+    if block["blocking"]:
+        bulk = fit_blocking(freq[ok], zo[ok], seed=int(result.tree.attrs.get("seed", 0)))
+        rb = bulk["r_bulk_ohm"]
+        reasons.append(
+            f"blocking electrode: a constant-phase line (n {block['n']:.2f} over "
+            f"{block['decades']:.1f} decades) at low frequency, so there is no DC resistance "
+            "and the DRT's R_pol is not a property of the cell; bulk resistance from the "
+            f"circuit R_s + R_bulk||CPE + CPE: R_bulk {rb['median']:.4g} ohm, 95 % HDI "
+            f"[{rb['hdi95'][0]:.4g}, {rb['hdi95'][1]:.4g}]")
     trusted = result.method == "nuts" and all(
         c["pass"] is not False for c in checks.values()) and checks["gate"]["pass"] is True
-    return {"trusted": bool(trusted), "reasons": reasons, "checks": checks}
+    verdict: dict[str, Any] = {"trusted": bool(trusted), "reasons": reasons, "checks": checks}
+    if bulk is not None:
+        verdict["bulk_circuit"] = bulk
+    return verdict
 
 
 def assess_trust(result: Any) -> dict[str, dict[str, Any]]:
