@@ -1,5 +1,10 @@
-"""Table of bad inputs: every one gives a specific DataError (file/row/fix in the message) or a
-specific warning plus a correct result. Nothing is silently changed."""
+"""Table of bad inputs.
+
+Every one gives a specific DataError (file/row/fix in the message) or a specific warning plus a
+correct result. Nothing is silently changed.
+"""
+
+# ruff: noqa: D103 (test names say what each test checks)
 
 from __future__ import annotations
 
@@ -53,11 +58,11 @@ def with_row(k: int, row: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-T, I, V, _ = synth_gitt(n_pulses=3, rest_s=1800.0, sample_period_s=120.0, charge_first=False,
+T, CUR, V, _ = synth_gitt(n_pulses=3, rest_s=1800.0, sample_period_s=120.0, charge_first=False,
                         n_log=6)
 
 
-def gitt_text(t=T, i=I, v=V, header="time_s,current_a,voltage_v") -> str:
+def gitt_text(t=T, i=CUR, v=V, header="time_s,current_a,voltage_v") -> str:
     return header + "\n" + "\n".join(
         f"{a!r},{b!r},{c!r}" for a, b, c in zip(t.tolist(), i.tolist(), v.tolist(),
                                                 strict=True)) + "\n"
@@ -91,7 +96,9 @@ def gitt(path, **kw):
 
 def pulses(path, **kw):
     cap = kw.pop("capacity_mah", None)
-    return dio.detect_pulses(dio.read_gitt(path, **kw), capacity_mah=cap)
+    factor = kw.pop("pulse_charge_factor", 5.0)
+    return dio.detect_pulses(dio.read_gitt(path, **kw), capacity_mah=cap,
+                             pulse_charge_factor=factor)
 
 
 def _excluded(ds):
@@ -112,19 +119,104 @@ latin1_csv = ("Frequency (Hz);Z' (Ohm);Z'' (Ohm);T (\xb0C)\n" + "".join(
 polar_rad = "freq/Hz,|Z|/Ohm,Phase/rad\n" + "".join(
     f"{a!r},{abs(b)!r},{float(np.angle(b))!r}\n" for a, b in zip(FL, ZL, strict=True))
 latin1_gitt_ua = ("time/s,<I>/\xb5A,Ewe/V\n" + "".join(
-    f"{a!r},{b * 1e6!r},{c!r}\n" for a, b, c in zip(T.tolist(), I.tolist(), V.tolist(),
+    f"{a!r},{b * 1e6!r},{c!r}\n" for a, b, c in zip(T.tolist(), CUR.tolist(), V.tolist(),
                                                     strict=True))).encode("latin-1")
 # pulse 1 is followed at once by pulse 2 (at 1.5x the current), with no rest in between
 NO_REST = synth_gitt(n_pulses=4, rest_s=1800.0, sample_period_s=120.0, charge_first=False,
                      n_log=6, no_rest_after=(1,))
 
 
-def huge_file(head: bytes):
+def us_number(x: float) -> str:
+    """Write a number as a US spreadsheet does: thousands grouped, decimals after a point."""
+    return f"{x:,.0f}" if x >= 1000 else f"{x:.4g}"
+
+
+def thousands_text(sep=";", quote=False, integers=False) -> str:
+    q = '"' if quote else ""
+    rows = []
+    for a, b in zip(FL, ZL, strict=True):
+        fa = f"{round(a):,d}" if integers else us_number(a)
+        rows.append(f"{q}{fa}{q}{sep}{b.real!r}{sep}{b.imag!r}")
+    return f"frequency_hz{sep}z_real_ohm{sep}z_imag_ohm\n" + "\n".join(rows) + "\n"
+
+
+#: integer frequencies from 100 kHz to 1 kHz, all written with a thousands separator
+F_INT = np.array([100000, 70000, 50000, 30000, 20000, 15000, 10000, 7000, 5000, 3000, 2000,
+                  1500, 1000], dtype=float)
+Z_INT = zarc_spectrum(F_INT)
+
+
+def int_thousands_text(**kw) -> str:
+    rows = [f"{int(a):,d};{b.real!r};{b.imag!r}" for a, b in zip(F_INT.tolist(), Z_INT.tolist(),
+                                                                  strict=True)]
+    return "frequency_hz;z_real_ohm;z_imag_ohm\n" + "\n".join(rows) + "\n"
+
+
+def two_sweeps_text(second_n=F.size, f_scale=1.0005, z_scale=1.2) -> str:
+    lines = eis_lines()
+    lines += [f"{a!r},{b.real!r},{b.imag!r}" for a, b in zip(
+        (F[:second_n] * f_scale).tolist(), (Z[:second_n] * z_scale).tolist(), strict=True)]
+    return "\n".join(lines) + "\n"
+
+
+def headerless_text(z=Z, sep=",", ncol=3) -> str:
+    extra = sep + "0" if ncol == 4 else ""
+    return "\n".join(f"{a!r}{sep}{b.real!r}{sep}{b.imag!r}{extra}"
+                     for a, b in zip(F.tolist(), z.tolist(), strict=True)) + "\n"
+
+
+def polar_text(phase, header="freq,|Z|,Phase") -> str:
+    return header + "\n" + "".join(f"{a!r},{abs(b)!r},{ph!r}\n" for a, b, ph in zip(
+        FL, ZL, phase.tolist(), strict=True))
+
+
+PHASE_RAD = np.angle(Z)  # a ZARC's phase stays within 0 .. -pi/2
+zero_rows = with_row(4, f"{FL[4]!r},0,0")
+
+
+def long_pulse_record(long_k: int = 2, n: int = 5, long_s: float = 3600.0):
+    """Rests of 1800 s and 60 s pulses at -1 mA; pulse ``long_k`` lasts ``long_s``."""
+    times, cur = [0.0], [0.0]
+    t = 600.0
+    for k in range(n):
+        dur = long_s if k == long_k else 60.0
+        times += [t, t + dur]
+        cur += [-1e-3, 0.0]
+        t += dur + 1800.0
+    times.append(t)
+    cur.append(0.0)
+    grid = np.arange(0.0, t + 1, 10.0)
+    idx = np.searchsorted(np.array(times), grid, side="right") - 1
+    i = np.array(cur)[idx]
+    q = np.concatenate([[0.0], np.cumsum(i[:-1] * np.diff(grid))])
+    v = 3.8 + 0.1 * q / 36.0 + 5.0 * i  # OCV falls 0.1 V per 10 mAh, 5 ohm IR drop
+    return grid, i, v
+
+
+LONG = long_pulse_record()
+
+
+def mpt_with_end_of_loop_rows() -> bytes:
+    """Add the 0 Hz row EC-Lab writes at the end of each loop to the two-loop fixture."""
+    lines = (DATA / "eis_peis_2loops.mpt").read_bytes().split(b"\n")
+    head, body = lines[:18], [ln for ln in lines[18:] if ln.strip()]
+    out, prev = [], None
+    for ln in body:
+        cyc = ln.split(b"\t")[9]
+        if prev is not None and cyc != prev:
+            out.append(b"\t".join([b"0.0000000E+00"] * 9 + [prev, b""]))
+        out.append(ln)
+        prev = cyc
+    out.append(b"\t".join([b"0.0000000E+00"] * 9 + [prev, b""]))
+    return b"\n".join(head + out) + b"\n"
+
+
+def huge_file(head: bytes, size: int | None = None):
     """Content writer: a sparse file one byte over the reader limit (no disk space used)."""
     def write(path: Path) -> None:
         with open(path, "wb") as fh:
             fh.write(head)
-            fh.truncate(_text.MAX_FILE_BYTES + 1)
+            fh.truncate(_text.MAX_FILE_BYTES + 1 if size is None else size)
     return write
 
 
@@ -168,8 +260,11 @@ CASES = [
      and _excluded(ds) == [{"row": 7, "frequency": F[5], "reason": "NaN"}]),
     ("inf-value", "s.csv", with_row(3, f"{FL[3]!r},inf,-1.0"), spectrum, {}, ValueRangeError,
      "line 5: real part is inf", None),
+    # a 0 Hz row (EC-Lab's end-of-loop row, Parstat's DC rows) goes to the exclusion list
     ("zero-frequency", "s.csv", with_row(36, f"0,{ZL[36].real!r},{ZL[36].imag!r}"), spectrum, {},
-     ValueRangeError, "line 38: frequency 0 Hz is not positive", None),
+     None, "", lambda ds: ds.sizes["frequency"] == F.size - 1 and _excluded(ds) == [
+         {"row": 38, "frequency": 0.0,
+          "reason": "0 Hz (DC or end-of-loop row, not an impedance point)"}]),
     ("negative-frequency", "s.csv", with_row(2, f"-5,{ZL[2].real!r},{ZL[2].imag!r}"), spectrum,
      {}, ValueRangeError, "not positive", None),
     ("duplicate-differs", "s.csv", dup_differs, spectrum, {}, DuplicateError,
@@ -193,8 +288,10 @@ CASES = [
      EmptyFileError, "no numeric data rows", None),
     ("unknown-columns", "s.csv", eis_text(header="a,b,c"), spectrum, {}, ColumnError,
      "columns found: 'a', 'b', 'c'. Accepted names", None),
-    ("no-header", "s.csv", "\n".join(eis_lines()[1:]) + "\n", spectrum, {}, ColumnError,
-     "without a header line", None),
+    # headerless f, Z', Z'' (pyDRTtools, impedance.py): read, and the attrs say what was assumed
+    ("no-header", "s.csv", "\n".join(eis_lines()[1:]) + "\n", spectrum, {}, None, "",
+     lambda ds: np.allclose(ds["z_imag"].values, Z.imag) and ds.attrs["imag_sign_detected"]
+     == "Z''" and "no header line" in json.loads(ds.attrs["assumed"])[0]),
     ("text-in-number", "s.csv", with_row(4, f"{FL[4]!r},12.x,-3"), spectrum, {},
      FileFormatError, "line 6, column 'z_real_ohm': '12.x' is not a number", None),
     ("wrong-unit-quantity", "s.csv", eis_text(header="freq/V,Z',Z''"), spectrum, {},
@@ -235,28 +332,28 @@ CASES = [
     ("gitt-nan-row", "g.csv", gitt_text(v=np.where(np.arange(V.size) == 7, np.nan, V)), gitt,
      {}, DataWarning, "NaN values left out",
      lambda g: g.sizes["time"] == T.size - 1 and _excluded(g)[0]["row"] == 9),
-    ("gitt-inf", "g.csv", gitt_text(i=np.where(np.arange(I.size) == 7, np.inf, I)), gitt, {},
+    ("gitt-inf", "g.csv", gitt_text(i=np.where(np.arange(CUR.size) == 7, np.inf, CUR)), gitt, {},
      ValueRangeError, "line 9: current is inf", None),
     ("gitt-missing-voltage", "g.csv", "time_s,current_a\n0,0\n1,0\n", gitt, {}, ColumnError,
      "cannot find the voltage column", None),
-    ("gitt-no-pulses", "g.csv", gitt_text(i=np.zeros_like(I)), pulses, {}, NoPulsesError,
+    ("gitt-no-pulses", "g.csv", gitt_text(i=np.zeros_like(CUR)), pulses, {}, NoPulsesError,
      "no pulses", None),
     ("gitt-capacity-contradiction", "g.csv", gitt_text(), pulses, {"capacity_mah": 0.02},
      CapacityError, "more than 1.2x the capacity", None),
-    ("gitt-ma-read-as-a", "g.csv", gitt_text(i=I * 1000, header="time_s,current,voltage_v"),
+    ("gitt-ma-read-as-a", "g.csv", gitt_text(i=CUR * 1000, header="time_s,current,voltage_v"),
      pulses, {"capacity_mah": 2.0}, UnitError, "current_unit='mA'", None),
     ("gitt-ma-fixed-by-current-unit", "g.csv",
-     gitt_text(i=I * 1000, header="time_s,current,voltage_v"), pulses,
+     gitt_text(i=CUR * 1000, header="time_s,current,voltage_v"), pulses,
      {"capacity_mah": 2.0, "current_unit": "mA"}, None, "",
      lambda p: np.allclose(p["soc"].values, [99.5, 98.5, 97.5])),
     ("gitt-unit-conflict", "g.csv", gitt_text(header="time/s,I/mA,Ewe/V"), gitt,
      {"current_unit": "A"}, UnitError, "says mA but current_unit='A'", None),
     ("gitt-voltage-in-mv", "g.csv", gitt_mv, gitt, {}, UnitError, "probably in mV", None),
-    ("gitt-current-sign-reversed", "g.csv", gitt_text(i=-I), pulses, {}, SignConventionError,
+    ("gitt-current-sign-reversed", "g.csv", gitt_text(i=-CUR), pulses, {}, SignConventionError,
      "current_sign='flip'", None),
     ("gitt-bad-capacity", "g.csv", gitt_text(), gitt, {"capacity_mah": -1.0}, ValueRangeError,
      "capacity_mah=-1.0 must be > 0", None),
-    ("gitt-hours-and-ma-units", "g.csv", gitt_text(t=T / 3600, i=I * 1e3,
+    ("gitt-hours-and-ma-units", "g.csv", gitt_text(t=T / 3600, i=CUR * 1e3,
                                                     header="time/h,<I>/mA,Ewe/V"),
      pulses, {"capacity_mah": 2.0}, None, "",
      lambda p: np.allclose(p["current_a"].values, -1e-3)
@@ -288,31 +385,139 @@ CASES = [
     ("gitt-latin1-microamp-header", "g.csv", latin1_gitt_ua, pulses, {"capacity_mah": 2.0},
      None, "", lambda p: np.allclose(p["current_a"].values, -1e-3)
      and np.allclose(p["soc"].values, [99.5, 98.5, 97.5])),
-    ("gitt-current-sign-reversed-fixed", "g.csv", gitt_text(i=-I), pulses,
+    ("gitt-current-sign-reversed-fixed", "g.csv", gitt_text(i=-CUR), pulses,
      {"capacity_mah": 2.0, "current_sign": "flip"}, None, "",
      lambda p: np.allclose(p["current_a"].values, -1e-3)
      and list(p["kind"].values) == ["discharge"] * 3),
     ("gitt-time-in-ms", "g.csv", gitt_text(t=T * 1000, header="time/ms,current_a,voltage_v"),
      pulses, {"capacity_mah": 2.0}, None, "",
      lambda p: np.allclose(p["t_start"].values, [600.0, 2472.0, 4344.0])),
-    ("gitt-a-read-as-ma", "g.csv", gitt_text(i=I / 1000, header="time_s,current/mA,voltage_v"),
+    ("gitt-a-read-as-ma", "g.csv", gitt_text(i=CUR / 1000, header="time_s,current/mA,voltage_v"),
      pulses, {"capacity_mah": 2.0}, UnitError, "current", None),
     ("gitt-duplicate-time-differs", "g.csv", gitt_text(
-        t=np.insert(T, 10, T[9]), i=np.insert(I, 10, I[9]), v=np.insert(V, 10, V[9] + 0.1)),
+        t=np.insert(T, 10, T[9]), i=np.insert(CUR, 10, CUR[9]), v=np.insert(V, 10, V[9] + 0.1)),
      gitt, {}, DataWarning, "share their time stamp",
      lambda g: g.sizes["time"] == T.size and _excluded(g)[0]["row"] == 11),
     ("gitt-duplicate-time-identical", "g.csv", gitt_text(
-        t=np.insert(T, 10, T[9]), i=np.insert(I, 10, I[9]), v=np.insert(V, 10, V[9])),
+        t=np.insert(T, 10, T[9]), i=np.insert(CUR, 10, CUR[9]), v=np.insert(V, 10, V[9])),
      gitt, {}, None, "",
      lambda g: g.sizes["time"] == T.size
      and _excluded(g) == [{"row": 11, "time": float(T[9]), "reason": "duplicate"}]),
-    ("gitt-single-sample", "g.csv", gitt_text(t=T[:1], i=I[:1], v=V[:1]), gitt, {},
+    ("gitt-single-sample", "g.csv", gitt_text(t=T[:1], i=CUR[:1], v=V[:1]), gitt, {},
      TooFewPointsError, "at least 10", None),
     ("gitt-empty-file", "g.csv", "", gitt, {}, EmptyFileError, "file is empty", None),
     ("gitt-binary-garbage", "g.csv", b"\x00\x01\x02PK\x03\x04" * 50, gitt, {}, EncodingError,
      "not a text export", None),
     ("gitt-huge", "g.csv", huge_file(b"time_s,current_a,voltage_v\n"), gitt, {},
      FileFormatError, "above the reader limit", None),
+    # --- issue 23: no silent guesses in reading -----------------------------------------
+    ("us-thousands-with-decimal-points", "s.csv", thousands_text(), spectrum, {}, None, "",
+     lambda ds: float(ds["frequency"][0]) == 1e5 and np.allclose(
+         ds["frequency"].values, [float(us_number(a).replace(",", "")) for a in FL])),
+    ("us-thousands-quoted-in-csv", "s.csv", thousands_text(sep=",", quote=True), spectrum, {},
+     None, "", lambda ds: float(ds["frequency"][0]) == 1e5
+     and float(ds["frequency"][-1]) == pytest.approx(0.1)),
+    ("us-thousands-ambiguous", "s.csv", int_thousands_text(), spectrum, {}, FileFormatError,
+     "line 2, column 'frequency_hz': '100,000' may use ',' as a thousands separator or as a "
+     "decimal comma", None),
+    ("us-thousands-ambiguous-decimal-point", "s.csv", int_thousands_text(), spectrum,
+     {"decimal": "."}, None, "", lambda ds: np.allclose(ds["frequency"].values, F_INT)),
+    ("us-thousands-ambiguous-decimal-comma", "s.csv", int_thousands_text(), spectrum,
+     {"decimal": ","}, None, "", lambda ds: np.allclose(ds["frequency"].values, F_INT / 1e3)),
+    ("thousands-two-groups", "s.csv", "frequency_hz;z_real_ohm;z_imag_ohm\n" + "".join(
+        f"{int(a * 20):,d};{b.real!r};{b.imag!r}\n" for a, b in zip(F_INT.tolist(),
+                                                                   Z_INT.tolist(), strict=True)),
+     spectrum, {}, None, "", lambda ds: float(ds["frequency"][0]) == 2e6),
+    ("decimal-option-invalid", "s.csv", eis_text(), spectrum, {"decimal": ";"}, ValueRangeError,
+     "decimal=';'; use 'auto', '.' or ','", None),
+    ("two-sweeps-split", "s.csv", two_sweeps_text(), spectra, {}, DataWarning,
+     "holds 2 spectra (loops found by the frequency sweep restarting at line 39)",
+     lambda sp: len(sp) == 2 and np.allclose(sp[0]["z_real"].values, Z.real)
+     and np.allclose(sp[1]["z_real"].values, 1.2 * Z.real)
+     and np.allclose(sp[1]["frequency"].values, 1.0005 * F)),
+    ("two-sweeps-read-spectrum", "s.csv", two_sweeps_text(), spectrum, {}, DataWarning,
+     "holds 2 spectra; returning index 0", lambda ds: np.allclose(ds["z_imag"].values, Z.imag)),
+    ("aborted-second-sweep", "s.csv", two_sweeps_text(second_n=5), spectra, {}, DataWarning,
+     "loop 1 (lines 39-43) has only 5 points and is left out as an aborted sweep",
+     lambda sp: len(sp) == 1 and sp[0].sizes["frequency"] == F.size
+     and [e["row"] for e in _excluded(sp[0])] == [39, 40, 41, 42, 43]),
+    ("aborted-second-sweep-15-points", "s.csv", two_sweeps_text(second_n=15), spectra, {},
+     DataWarning, "holds 2 spectra", lambda sp: [s.sizes["frequency"] for s in sp] == [F.size, 15]),
+    ("multi-loop-mpt-warns", "s.mpt", (DATA / "eis_peis_2loops.mpt").read_bytes(), spectra, {},
+     DataWarning, "holds 2 spectra (loops found by", lambda sp: len(sp) == 2),
+    ("mpt-end-of-loop-0hz-rows", "s.mpt", mpt_with_end_of_loop_rows(), spectra, {},
+     DataWarning, "holds 2 spectra (loops found by column 'cycle number')",
+     lambda sp: [s.sizes["frequency"] for s in sp] == [F.size, F.size]
+     and [[e["frequency"] for e in _excluded(s)] for s in sp] == [[0.0], [0.0]]),
+    ("phase-unitless-radians", "s.csv", polar_text(PHASE_RAD), spectrum, {}, UnitError,
+     "column 'Phase' names no unit and all its values lie within +-pi/2", None),
+    ("phase-unitless-radians-fixed", "s.csv", polar_text(PHASE_RAD), spectrum,
+     {"phase_unit": "rad"}, None, "", lambda ds: np.allclose(ds["z_imag"].values, Z.imag)),
+    ("phase-unitless-degrees", "s.csv", polar_text(np.degrees(PHASE_RAD)), spectrum, {}, None,
+     "", lambda ds: np.allclose(ds["z_real"].values, Z.real)
+     and json.loads(ds.attrs["assumed"]) == ["column 'Phase' names no unit: phase read as "
+                                             "degrees"]),
+    ("phase-unit-conflict", "s.csv", polar_text(np.degrees(PHASE_RAD), "freq,|Z|,Phase/deg"),
+     spectrum, {"phase_unit": "rad"}, UnitError, "says deg but phase_unit='rad'", None),
+    ("all-zero-impedance", "s.csv", eis_text(z=np.zeros(F.size) + 0j), spectrum, {},
+     ValueRangeError, "every impedance value is 0 ohm", None),
+    ("zero-impedance-row", "s.csv", zero_rows, spectrum, {}, DataWarning,
+     "1 row(s) with Z' = Z'' = 0 left out (lines 6)",
+     lambda ds: ds.sizes["frequency"] == F.size - 1),
+    ("dc-rows-before-sweep", "s.csv", "\n".join(
+        ["frequency_hz,z_real_ohm,z_imag_ohm"] + ["0,0,0"] * 4 + eis_lines()[1:]) + "\n",
+     spectrum, {}, None, "", lambda ds: ds.sizes["frequency"] == F.size
+     and [e["row"] for e in _excluded(ds)] == [2, 3, 4, 5]),
+    ("headerless-minus-z-imag", "s.txt", headerless_text(z=Z.conj(), sep="\t"), spectrum, {},
+     None, "", lambda ds: np.allclose(ds["z_imag"].values, Z.imag)
+     and ds.attrs["imag_sign_detected"] == "-Z''"
+     and "third column read as -Z''" in json.loads(ds.attrs["assumed"])[1]),
+    ("headerless-sign-override", "s.txt", headerless_text(z=Z.conj()), spectrum,
+     {"imag_sign": "as-is"}, None, "", lambda ds: np.allclose(ds["z_imag"].values, -Z.imag)),
+    ("headerless-four-columns", "s.csv", headerless_text(ncol=4), spectrum, {}, ColumnError,
+     "exactly three columns f, Z', Z''", None),
+    ("headerless-time-series", "s.csv", "\n".join(
+        f"{a!r},{b!r},{c!r}" for a, b, c in zip(T.tolist(), CUR.tolist(), V.tolist(),
+                                                strict=True)) + "\n", spectrum, {}, ColumnError,
+     "numbers without a header line", None),
+    ("headerless-gitt", "g.csv", "\n".join(
+        f"{a!r},{b!r},{c!r}" for a, b, c in zip(T.tolist(), CUR.tolist(), V.tolist(),
+                                                strict=True)) + "\n", gitt, {}, ColumnError,
+     "numbers without a header line", None),
+    ("unit-bracketed-headers", "s.csv", eis_text(
+        header="frequencies [Hz],real_impedances [\u03a9],imaginary_impedances [\u03a9]"),
+     spectrum, {}, None, "", lambda ds: np.allclose(ds["z_imag"].values, Z.imag)),
+    ("unit-bracketed-milliohm", "s.csv", eis_text(
+        z=Z * 1e3, header="frequency [Hz],Z' [m\u03a9],Z'' [m\u03a9]"), spectrum, {}, None, "",
+     lambda ds: np.allclose(ds["z_real"].values, Z.real)),
+    ("zview-truncated", "s.txt", '"Z60W Data File: Version 1.1"\n0,2,0,1,0.1,10000\n41\n'
+     '"  Freq (Hz)    Ampl     Bias   Time(Sec)   Z\'(a)    Z\'\'(b)    GD   Err   Range"\n'
+     + "".join(f"{a!r},0,0,0,{b.real!r},{b.imag!r},0,0,0\n" for a, b in zip(
+         FL[:20], ZL[:20], strict=True)), spectrum, {}, TruncatedFileError,
+     "header promises 41 data rows but only 20", None),
+    ("text-above-text-limit", "s.csv", huge_file(b"frequency_hz,z_real_ohm,z_imag_ohm\n",
+                                                 _text.MAX_TEXT_BYTES + 1), spectrum, {},
+     FileFormatError, "above the reader limit of 80 MiB for text exports", None),
+    ("gitt-capacity-zero", "g.csv", gitt_text(), gitt, {"capacity_mah": 0.0}, ValueRangeError,
+     "capacity_mah=0.0 must be > 0", None),
+    ("gitt-capacity-nan", "g.csv", gitt_text(), gitt, {"capacity_mah": float("nan")},
+     ValueRangeError, "capacity_mah=nan must be > 0", None),
+    ("pulses-capacity-zero", "g.csv", gitt_text(), pulses, {"capacity_mah": 0.0},
+     CapacityError, "capacity_mah=0.0 must be a positive number of mAh", None),
+    ("pulses-capacity-nan", "g.csv", gitt_text(), pulses, {"capacity_mah": float("nan")},
+     CapacityError, "capacity_mah=nan must be a positive number of mAh", None),
+    ("gitt-long-pulse-warned", "g.csv", gitt_text(*LONG), pulses, {"capacity_mah": 10.0},
+     DataWarning, "1 constant-current segment(s) besides the charge before the pulses pass far",
+     lambda p: p.sizes["pulse"] == 4 and np.allclose(p["t_start"].values,
+                                                     [600, 2460, 9720, 11580])),
+    ("gitt-long-pulse-kept", "g.csv", gitt_text(*LONG), pulses,
+     {"capacity_mah": 10.0, "pulse_charge_factor": 100.0}, None, "",
+     lambda p: p.sizes["pulse"] == 5 and float(p["charge_mah"][2]) == pytest.approx(-1.0)),
+    ("gitt-pulse-factor-invalid", "g.csv", gitt_text(), pulses, {"pulse_charge_factor": 1.0},
+     ValueRangeError, "pulse_charge_factor=1.0 must be a finite number above 1", None),
+    ("maccor-missing-columns", "m.034", "Today's Date 09/01/2020\nRec#\tCyc#\tStep\tAmps\n"
+     + "".join(f"{k}\t0\t1\t0.5\n" for k in range(12)), gitt, {}, ColumnError,
+     "the Maccor columns 'Test (Sec)', 'Volts' are missing", None),
     # study files (every referenced file exists unless the case removes it)
     ("study-latin1", "study.toml", study_files(STUDY.replace('"s"', '"Zelle 25 \xb0C"'),
                                               encoding="latin-1"),
@@ -381,6 +586,10 @@ def test_bad_input(tmp_path, case, name, content, reader, kwargs, expect, fragme
 
 def test_table_is_big_enough():
     assert len(CASES) >= 25
+    # issue 23 added at least 25 reading cases to the table
+    start = [c[0] for c in CASES].index("us-thousands-with-decimal-points")
+    end = [c[0] for c in CASES].index("study-latin1")
+    assert end - start >= 25
     assert len({c[0] for c in CASES}) == len(CASES), "case ids must be unique"
     kinds = {"spectrum": 0, "gitt": 0, "study": 0}
     for c in CASES:

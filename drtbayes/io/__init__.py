@@ -14,7 +14,6 @@ from .kk import kk_check
 from .pulses import detect_pulses
 from .spectrum import make_spectrum, stack_spectra
 
-
 __all__ = [
     "describe",
     "detect_pulses",

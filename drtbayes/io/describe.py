@@ -50,10 +50,11 @@ def describe(path: str | os.PathLike, *, kk_threshold: float = KK_THRESHOLD, **k
         What the reader or the pulse detection raises.
     """
     spectrum_kw = {k: v for k, v in kw.items() if k in (
-        "fmt", "imag_sign", "design", "cell", "soc", "temperature_c", "cell_type", "area_cm2")}
+        "fmt", "imag_sign", "design", "cell", "soc", "temperature_c", "cell_type", "area_cm2",
+        "decimal", "phase_unit")}
     gitt_kw = {k: v for k, v in kw.items() if k in (
         "fmt", "design", "cell", "capacity_mah", "area_cm2", "current_unit", "temperature_c",
-        "current_sign")}
+        "current_sign", "decimal")}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DataWarning)
         try:
@@ -90,6 +91,8 @@ def describe(path: str | os.PathLike, *, kk_threshold: float = KK_THRESHOLD, **k
                         f"imaginary column read as {spectra[0].attrs['imag_sign_detected']} "
                         "(stored as Z'', capacitive < 0)")
     notes = [str(w.message) for w in caught if not issubclass(w.category, KramersKronigWarning)]
+    # what the reader assumed (headerless columns, the sign it chose, a unit-less phase)
+    notes += [f"assumed: {a}" for a in json.loads(spectra[0].attrs.get("assumed", "[]"))]
     lines += [f"  note: {n}" for n in notes]
     return "\n".join(lines)
 

@@ -60,6 +60,52 @@ def build_gitt(
                               f"({v.size}) must have the same length")
     rows = np.arange(t.size) if rows is None else np.asarray(rows, dtype=np.int64)
     excluded = list(excluded or [])
+    t, i, v, rows = _clean_samples(t, i, v, rows, excluded, where, row_word)
+    vmax = float(np.max(np.abs(v)))
+    if vmax > MAX_ABS_VOLTAGE_V:
+        raise UnitError(
+            f"{where}: voltage reaches {vmax:g}, which is not a cell voltage in V; the column "
+            "is probably in mV: write the unit in the header (e.g. 'Ewe/mV')"
+        )
+    if current_sign == "flip":
+        i = -i
+    try:
+        cap_nan = capacity_mah is not None and math.isnan(float(capacity_mah))
+    except (TypeError, ValueError):
+        cap_nan = False  # not a number at all: _opt_float names it
+    if cap_nan:
+        raise ValueRangeError(f"{where}: capacity_mah=nan must be > 0 (a number of mAh); leave "
+                              "it out to take the capacity from the record")
+    cap = _opt_float(capacity_mah, "capacity_mah", where, positive=True)
+    attrs: dict[str, object] = {
+        "design": "" if design is None else str(design),
+        "cell": "" if cell is None else str(cell),
+        "temperature_c": _opt_float(temperature_c, "temperature_c", where, lo=-273.15, hi=1000),
+        "area_cm2": _opt_float(area_cm2, "area_cm2", where, positive=True),
+        "capacity_mah": cap,
+        "source": source,
+        "source_sha256": source_sha256,
+        "source_format": source_format,
+        "current_sign": current_sign,
+        "time_offset_s": float(t[0]),
+        "excluded": json.dumps(sorted(excluded, key=lambda e: (e["row"], e["reason"]))),
+    }
+    if extra_attrs:
+        attrs.update(extra_attrs)
+    return xr.Dataset(
+        {
+            "current": ("time", i, {"units": "A", "long_name": "current (discharge negative)"}),
+            "voltage": ("time", v, {"units": "V"}),
+        },
+        coords={"time": ("time", t - t[0], {"units": "s"}),
+                "row": ("time", rows, {"long_name": f"source {row_word}"})},
+        attrs=attrs,
+    )
+
+
+def _clean_samples(t: np.ndarray, i: np.ndarray, v: np.ndarray, rows: np.ndarray,
+                   excluded: list[dict], where: str, row_word: str):
+    """Refuse inf and time going back; drop NaN rows and repeated time stamps (recorded)."""
     for arr, label in ((t, "time"), (i, "current"), (v, "voltage")):
         bad = np.isinf(arr)
         if bad.any():
@@ -72,7 +118,7 @@ def build_gitt(
             excluded.append({"row": int(rows[k]), "time": None if np.isnan(t[k]) else float(t[k]),
                              "reason": "NaN"})
         warnings.warn(f"{where}: {int(nan.sum())} row(s) with NaN values left out; they are "
-                      "listed in attrs['excluded']", DataWarning, stacklevel=3)
+                      "listed in attrs['excluded']", DataWarning, stacklevel=4)
         keep = ~nan
         t, i, v, rows = t[keep], i[keep], v[keep], rows[keep]
     if t.size < MIN_SAMPLES:
@@ -102,42 +148,10 @@ def build_gitt(
         if n_diff:
             warnings.warn(f"{where}: {n_diff} sample(s) share their time stamp with the next "
                           "one; the later sample is kept and the others are listed in "
-                          "attrs['excluded']", DataWarning, stacklevel=3)
+                          "attrs['excluded']", DataWarning, stacklevel=4)
         keep = ~drop
         t, i, v, rows = t[keep], i[keep], v[keep], rows[keep]
-    vmax = float(np.max(np.abs(v)))
-    if vmax > MAX_ABS_VOLTAGE_V:
-        raise UnitError(
-            f"{where}: voltage reaches {vmax:g}, which is not a cell voltage in V; the column "
-            "is probably in mV: write the unit in the header (e.g. 'Ewe/mV')"
-        )
-    if current_sign == "flip":
-        i = -i
-    cap = _opt_float(capacity_mah, "capacity_mah", where, positive=True)
-    attrs: dict[str, object] = {
-        "design": "" if design is None else str(design),
-        "cell": "" if cell is None else str(cell),
-        "temperature_c": _opt_float(temperature_c, "temperature_c", where, lo=-273.15, hi=1000),
-        "area_cm2": _opt_float(area_cm2, "area_cm2", where, positive=True),
-        "capacity_mah": cap,
-        "source": source,
-        "source_sha256": source_sha256,
-        "source_format": source_format,
-        "current_sign": current_sign,
-        "time_offset_s": float(t[0]),
-        "excluded": json.dumps(sorted(excluded, key=lambda e: (e["row"], e["reason"]))),
-    }
-    if extra_attrs:
-        attrs.update(extra_attrs)
-    return xr.Dataset(
-        {
-            "current": ("time", i, {"units": "A", "long_name": "current (discharge negative)"}),
-            "voltage": ("time", v, {"units": "V"}),
-        },
-        coords={"time": ("time", t - t[0], {"units": "s"}),
-                "row": ("time", rows, {"long_name": f"source {row_word}"})},
-        attrs=attrs,
-    )
+    return t, i, v, rows
 
 
 def make_gitt(
@@ -183,8 +197,10 @@ def make_gitt(
 
 def gitt_from_table(table: Table, *, current_unit: str | None = None, source_sha256: str = "",
                     extra_attrs: dict[str, object] | None = None, **meta) -> xr.Dataset:
-    """Turn a parsed table into a GITT record (units from the header, ``current_unit`` when the
-    header gives none)."""
+    """Turn a parsed table into a GITT record.
+
+    Units come from the header, or from ``current_unit`` when the header gives none.
+    """
     roles = recognise(table)
     src = str(table.path)
     missing = [r for r in ("time", "current", "voltage") if r not in roles]

@@ -28,6 +28,8 @@ KK_THRESHOLD = 0.01
 #: ... and the largest residual must also exceed this multiple of the noise level estimated from
 #: the residuals (the largest of ~160 Gaussian residuals is ~3 sd, 4.5 sd happens in ~0.1 %).
 NOISE_MULTIPLE = 4.5
+#: Spectra with more points are fitted on this many of them (see :func:`linkk_fit`).
+MAX_FIT_POINTS = 4000
 
 
 def _design(omega: np.ndarray, tau: np.ndarray) -> np.ndarray:
@@ -37,11 +39,9 @@ def _design(omega: np.ndarray, tau: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones_like(omega) + 0j, voigt, 1j * omega, 1.0 / (1j * omega)])
 
 
-def linkk_fit(frequency_hz: np.ndarray, z: np.ndarray, *, mu_c: float = 0.85,
-              max_elements: int | None = None) -> tuple[np.ndarray, int, float]:
-    """Fit the linear KK model; return (fitted Z, number of Voigt elements, mu)."""
-    omega = 2 * np.pi * np.asarray(frequency_hz, dtype=float)
-    z = np.asarray(z, dtype=complex)
+def _linkk_coefficients(omega: np.ndarray, z: np.ndarray, mu_c: float,
+                        max_elements: int | None) -> tuple[np.ndarray, np.ndarray, int, float]:
+    """Return (coefficients, tau, number of Voigt elements, mu) of the linear KK fit."""
     n = omega.size
     w = 1.0 / np.abs(z)
     max_m = max(2, max_elements or min(n, 80))
@@ -64,11 +64,33 @@ def linkk_fit(frequency_hz: np.ndarray, z: np.ndarray, *, mu_c: float = 0.85,
         pos = np.sum(np.abs(r[r >= 0]))
         neg = np.sum(np.abs(r[r < 0]))
         mu = 1.0 - neg / pos if pos > 0 else 0.0
-        best = (a @ coef, m, float(mu))
+        best = (coef, tau, m, float(mu))
         if mu <= mu_c:
             break
     assert best is not None
     return best
+
+
+def linkk_fit(frequency_hz: np.ndarray, z: np.ndarray, *, mu_c: float = 0.85,
+              max_elements: int | None = None) -> tuple[np.ndarray, int, float]:
+    """Fit the linear KK model; return (fitted Z, number of Voigt elements, mu).
+
+    Spectra of more than :data:`MAX_FIT_POINTS` points are fitted on that many points spread
+    evenly along the sweep, and the fitted model is then evaluated at every point: the fit's
+    cost grows as N M^2 and its memory as N M, which for a million-point file would be
+    minutes and gigabytes, while a few thousand points fix the 80 coefficients as well.
+    """
+    omega = 2 * np.pi * np.asarray(frequency_hz, dtype=float)
+    z = np.asarray(z, dtype=complex)
+    if omega.size <= MAX_FIT_POINTS:
+        coef, tau, m, mu = _linkk_coefficients(omega, z, mu_c, max_elements)
+        return _design(omega, tau) @ coef, m, mu
+    sub = np.unique(np.linspace(0, omega.size - 1, MAX_FIT_POINTS).round().astype(np.int64))
+    coef, tau, m, mu = _linkk_coefficients(omega[sub], z[sub], mu_c, max_elements)
+    zfit = np.empty(omega.size, dtype=complex)
+    for a in range(0, omega.size, 100_000):
+        zfit[a : a + 100_000] = _design(omega[a : a + 100_000], tau) @ coef
+    return zfit, m, mu
 
 
 def residual_noise(res_r: np.ndarray, res_i: np.ndarray) -> float:

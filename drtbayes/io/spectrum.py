@@ -22,6 +22,7 @@ from ..errors import (
     DuplicateError,
     SignConventionError,
     TooFewPointsError,
+    UnitError,
     ValueRangeError,
 )
 from ._text import Table, accepted_names_text, recognise
@@ -59,7 +60,7 @@ def _opt_float(value: float | None, name: str, source: str, *, lo: float | None 
 def spectrum_meta(source: str, *, design: str | None, cell: str | None, soc: float | None,
                   temperature_c: float | None, cell_type: str, area_cm2: float | None
                   ) -> dict[str, object]:
-    """Validated metadata attributes shared by spectra (and GITT records)."""
+    """Validate the metadata attributes shared by spectra (and GITT records)."""
     if cell_type not in _CELL_TYPES:
         raise ValueRangeError(
             f"{source or '<array>'}: cell_type={cell_type!r}; use 'symmetric' or 'half'"
@@ -89,6 +90,7 @@ def build_spectrum(
     imag_sign_detected: str = "Z''",
     imag_column: str = "z_imag",
     excluded: list[dict] | None = None,
+    assumed: list[str] | None = None,
     extra_attrs: dict[str, object] | None = None,
     **meta,
 ) -> xr.Dataset:
@@ -111,6 +113,46 @@ def build_spectrum(
     rows = np.asarray(rows, dtype=np.int64)
     excluded = list(excluded or [])
 
+    f, zr, zi, rows = _drop_unusable(f, zr, zi, rows, excluded, source, row_word)
+    if imag_sign == "flip":
+        zi = -zi
+    f, zr, zi, rows, sorted_by_reader = _sort_unique(f, zr, zi, rows, excluded, source,
+                                                     row_word)
+    if f.size < MIN_POINTS:
+        raise TooFewPointsError(
+            f"{source or '<array>'}: {f.size} usable point(s) after exclusions, at least "
+            f"{MIN_POINTS} are needed for a DRT; measure more frequencies (about 7-10 per decade)"
+        )
+
+    if imag_sign == "auto":
+        _check_signs(zr, zi, source, imag_column, imag_sign_detected)
+    attrs = {
+        **attrs_meta,
+        "source": source,
+        "source_sha256": source_sha256,
+        "source_format": source_format,
+        "imag_sign_detected": imag_sign_detected,
+        "imag_sign": imag_sign,
+        "sorted_by_reader": int(sorted_by_reader),
+        "excluded": json.dumps(sorted(excluded, key=lambda e: (e["row"], e["reason"]))),
+        "assumed": json.dumps(list(assumed or [])),
+    }
+    if extra_attrs:
+        attrs.update(extra_attrs)
+    ds = xr.Dataset(
+        {
+            "z_real": ("frequency", zr, {"units": "ohm", "long_name": "Z'"}),
+            "z_imag": ("frequency", zi, {"units": "ohm", "long_name": "Z''"}),
+        },
+        coords={"frequency": ("frequency", f, {"units": "Hz"}),
+                "row": ("frequency", rows, {"long_name": f"source {row_word}"})},
+        attrs=attrs,
+    )
+    return ds
+
+
+def _drop_unusable(f, zr, zi, rows, excluded: list[dict], source: str, row_word: str):
+    """Refuse inf and negative frequencies; drop NaN, 0 Hz and all-zero rows (recorded)."""
     for arr, label in ((f, "frequency"), (zr, "real part"), (zi, "imaginary part")):
         bad = np.isinf(arr)
         if bad.any():
@@ -129,22 +171,52 @@ def build_spectrum(
             f"{source or '<array>'}: {int(nan.sum())} row(s) with NaN values left out ("
             f"{row_word}s {', '.join(str(int(r)) for r in rows[nan][:8])}"
             f"{' ...' if nan.sum() > 8 else ''}); they are listed in attrs['excluded']",
-            DataWarning, stacklevel=3,
+            DataWarning, stacklevel=4,
         )
         keep = ~nan
         f, zr, zi, rows = f[keep], zr[keep], zi[keep], rows[keep]
 
-    nonpos = f <= 0
-    if nonpos.any():
-        k = int(np.argmax(nonpos))
+    neg = f < 0
+    if neg.any():
+        k = int(np.argmax(neg))
         raise ValueRangeError(
             f"{_where(source, row_word, int(rows[k]))}: frequency {f[k]:g} Hz is not positive; "
-            "delete that row (DC points do not belong in an impedance spectrum)"
+            "delete that row, or fix the sign of the frequency column"
         )
+    # Instruments write 0 Hz rows on purpose: EC-Lab ends every loop with one, Parstat logs
+    # the DC part of the experiment in the same table. They are not impedance points, and
+    # the contract keeps every unused row in the exclusion list with its reason.
+    dc = f == 0
+    if dc.any():
+        for k in np.flatnonzero(dc):
+            excluded.append({"row": int(rows[k]), "frequency": 0.0,
+                             "reason": "0 Hz (DC or end-of-loop row, not an impedance point)"})
+        keep = ~dc
+        f, zr, zi, rows = f[keep], zr[keep], zi[keep], rows[keep]
+    zero = (zr == 0) & (zi == 0)
+    if zero.any():
+        if zero.all():
+            raise ValueRangeError(
+                f"{source or '<array>'}: every impedance value is 0 ohm, which is no "
+                "measurement (an empty export or the wrong columns); export the data again"
+            )
+        for k in np.flatnonzero(zero):
+            excluded.append({"row": int(rows[k]), "frequency": float(f[k]),
+                             "reason": "Z' = Z'' = 0 (placeholder, not a measurement)"})
+        warnings.warn(
+            f"{source or '<array>'}: {int(zero.sum())} row(s) with Z' = Z'' = 0 left out ("
+            f"{row_word}s {', '.join(str(int(r)) for r in rows[zero][:8])}"
+            f"{' ...' if zero.sum() > 8 else ''}); they are listed in attrs['excluded']",
+            DataWarning, stacklevel=4,
+        )
+        keep = ~zero
+        f, zr, zi, rows = f[keep], zr[keep], zi[keep], rows[keep]
 
-    if imag_sign == "flip":
-        zi = -zi
+    return f, zr, zi, rows
 
+
+def _sort_unique(f, zr, zi, rows, excluded: list[dict], source: str, row_word: str):
+    """Sort high to low and drop exact duplicate rows; refuse duplicates that differ."""
     sorted_by_reader = 0
     if f.size > 1 and not np.all(np.diff(f) < 0):
         sorted_by_reader = 1
@@ -175,52 +247,27 @@ def build_spectrum(
             if np.all(np.diff(f) < 0) and np.array_equal(rows, np.sort(rows)):
                 sorted_by_reader = 0
 
-    if f.size < MIN_POINTS:
-        raise TooFewPointsError(
-            f"{source or '<array>'}: {f.size} usable point(s) after exclusions, at least "
-            f"{MIN_POINTS} are needed for a DRT; measure more frequencies (about 7-10 per decade)"
+    return f, zr, zi, rows, sorted_by_reader
+
+
+def _check_signs(zr, zi, source: str, imag_column: str, imag_sign_detected: str) -> None:
+    """Refuse a spectrum whose imaginary (or real) part looks sign-flipped."""
+    n_pos = int(np.sum(zi > 0))
+    if n_pos > zi.size / 2:
+        raise SignConventionError(
+            f"{source or '<array>'}: {n_pos} of {zi.size} points have Z'' > 0 (column "
+            f"{imag_column!r} read as {imag_sign_detected}); drtbayes needs Z = Z' + jZ'' "
+            "with Z'' < 0 on capacitive arcs, so the imaginary sign looks flipped. If the "
+            "column holds -Z'' under another name, pass imag_sign='flip'; if the data "
+            "really are inductive, pass imag_sign='as-is'"
         )
-
-    if imag_sign == "auto":
-        n_pos = int(np.sum(zi > 0))
-        if n_pos > f.size / 2:
-            raise SignConventionError(
-                f"{source or '<array>'}: {n_pos} of {f.size} points have Z'' > 0 (column "
-                f"{imag_column!r} read as {imag_sign_detected}); drtbayes needs Z = Z' + jZ'' "
-                "with Z'' < 0 on capacitive arcs, so the imaginary sign looks flipped. If the "
-                "column holds -Z'' under another name, pass imag_sign='flip'; if the data "
-                "really are inductive, pass imag_sign='as-is'"
-            )
-        n_neg_re = int(np.sum(zr < 0))
-        if n_neg_re > f.size / 2:
-            raise SignConventionError(
-                f"{source or '<array>'}: {n_neg_re} of {f.size} points have a negative real "
-                "part; the real column probably holds -Z'. Name it -Z' in the header (or "
-                "negate it) so that Z' > 0"
-            )
-
-    attrs = {
-        **attrs_meta,
-        "source": source,
-        "source_sha256": source_sha256,
-        "source_format": source_format,
-        "imag_sign_detected": imag_sign_detected,
-        "imag_sign": imag_sign,
-        "sorted_by_reader": int(sorted_by_reader),
-        "excluded": json.dumps(sorted(excluded, key=lambda e: (e["row"], e["reason"]))),
-    }
-    if extra_attrs:
-        attrs.update(extra_attrs)
-    ds = xr.Dataset(
-        {
-            "z_real": ("frequency", zr, {"units": "ohm", "long_name": "Z'"}),
-            "z_imag": ("frequency", zi, {"units": "ohm", "long_name": "Z''"}),
-        },
-        coords={"frequency": ("frequency", f, {"units": "Hz"}),
-                "row": ("frequency", rows, {"long_name": f"source {row_word}"})},
-        attrs=attrs,
-    )
-    return ds
+    n_neg_re = int(np.sum(zr < 0))
+    if n_neg_re > zi.size / 2:
+        raise SignConventionError(
+            f"{source or '<array>'}: {n_neg_re} of {zi.size} points have a negative real "
+            "part; the real column probably holds -Z'. Name it -Z' in the header (or "
+            "negate it) so that Z' > 0"
+        )
 
 
 def make_spectrum(
@@ -299,6 +346,10 @@ def _sweep_breaks(f: np.ndarray) -> list[int]:
     jumps = np.flatnonzero((d * direction < 0) & (np.abs(d) > 0.5 * span))
     if jumps.size == 0:
         return []
+    # a single stray line after a full sweep is no second sweep: the duplicate check decides
+    jumps = jumps[jumps + 2 < idx.size]
+    if jumps.size == 0:
+        return []
     cuts = [0, *(int(j) + 1 for j in jumps), idx.size]
     for a, b in zip(cuts[:-1], cuts[1:], strict=True):
         dd = np.diff(lf[a:b])
@@ -316,6 +367,101 @@ def _cycle_breaks(cyc: np.ndarray) -> list[int]:
     return [int(idx[c + 1]) for c in change]
 
 
+_PHASE_UNITS = {"deg": 1.0, "rad": 180.0 / np.pi}
+
+
+def _phase_degrees(table: Table, pm, phase_unit: str | None) -> tuple[np.ndarray, list[str]]:
+    """Return the phase column in degrees, and what was assumed.
+
+    A unit-less column whose values all lie within +-pi/2 is refused: it reads equally as
+    radians and as degrees (a nearly resistive spectrum).
+    """
+    src = str(table.path)
+    raw = table.numeric(pm.name)
+    if phase_unit is not None:
+        if phase_unit not in _PHASE_UNITS:
+            raise UnitError(f"{src}: phase_unit={phase_unit!r}; use 'deg' or 'rad'")
+        if pm.unit_given and not math.isclose(_PHASE_UNITS[phase_unit], pm.scale):
+            raise UnitError(f"{src}: column {pm.name!r} says {pm.unit} but phase_unit="
+                            f"{phase_unit!r} was given; drop phase_unit or fix the header")
+        return raw * _PHASE_UNITS[phase_unit], []
+    if pm.unit_given:
+        return raw * pm.scale, []
+    finite = raw[np.isfinite(raw)]
+    if finite.size and float(np.max(np.abs(finite))) <= np.pi / 2 + 1e-9:
+        raise UnitError(
+            f"{src}: column {pm.name!r} names no unit and all its values lie within +-pi/2 "
+            f"(largest |phase| {float(np.max(np.abs(finite))):.4g}): radians or degrees? Write "
+            f"the unit in the header ('{pm.name}/deg' or '{pm.name}/rad') or pass "
+            "phase_unit='deg' or 'rad'"
+        )
+    return raw * pm.scale, [f"column {pm.name!r} names no unit: phase read as degrees"]
+
+
+def _impedance(table: Table, roles: dict, imag_sign: str, phase_unit: str | None):
+    """(f, Z', Z'', imaginary sign read, imaginary column, columns used, assumptions)."""
+    fm = roles["frequency"]
+    f = table.numeric(fm.name) * fm.scale
+    used = {"frequency": fm.name}
+    assumed: list[str] = []
+    if "z_real" in roles and "z_imag" in roles:
+        rm, im = roles["z_real"], roles["z_imag"]
+        zr = table.numeric(rm.name) * rm.scale * (-1.0 if rm.negated else 1.0)
+        zi = table.numeric(im.name) * im.scale * (-1.0 if im.negated else 1.0)
+        detected = "-Z''" if im.negated else "Z''"
+        imag_column = im.name
+        used.update(z_real=rm.name, z_imag=im.name)
+    else:
+        mm, pm = roles["z_mod"], roles["phase"]
+        mod = table.numeric(mm.name) * mm.scale
+        deg, assumed = _phase_degrees(table, pm, phase_unit)
+        phase_rad = np.deg2rad(deg) * (-1.0 if pm.negated else 1)
+        zr, zi = mod * np.cos(phase_rad), mod * np.sin(phase_rad)
+        detected = "-Z''" if pm.negated else "Z''"
+        imag_column = pm.name
+        used.update(z_mod=mm.name, phase=pm.name)
+    if table.headerless:
+        assumed.append("no header line: columns read as frequency (Hz), Z' (ohm), Z'' (ohm) "
+                       "in that order")
+        ok = np.isfinite(zi) & (f > 0)
+        n_pos, n = int(np.sum(zi[ok] > 0)), int(ok.sum())
+        if imag_sign == "auto" and n_pos > n / 2:
+            # pyDRTtools writes Z'', other tools -Z'': the capacitive arcs decide
+            zi = -zi
+            detected = "-Z''"
+            assumed.append(f"third column read as -Z'' ({n_pos} of {n} values are positive, "
+                           "and capacitive arcs have Z'' < 0); pass imag_sign='as-is' to take "
+                           "it as Z''")
+        elif imag_sign == "auto":
+            assumed.append(f"third column read as Z'' ({n - n_pos} of {n} values are "
+                           "negative, as on capacitive arcs); pass imag_sign='flip' to take it "
+                           "as -Z''")
+    return f, zr, zi, detected, imag_column, used, assumed
+
+
+def _loop_breaks(table: Table, roles: dict, f: np.ndarray, loop_starts, split_sweeps: bool
+                 ) -> tuple[list[int], str]:
+    """Return the start index of every loop after the first, and how they were found.
+
+    From the file's loop marks when it has them, else from frequency sweeps restarting (the
+    reader's own decision, so it is said in the spectra's ``loops_found_by`` attribute and in
+    the warning of :func:`read_spectra`).
+    """
+    if loop_starts:
+        return sorted({int(s) for s in loop_starts if 0 < int(s) < f.size}), "loop module"
+    if "cycle" in roles:
+        breaks = _cycle_breaks(table.numeric(roles["cycle"].name))
+        if breaks:
+            return breaks, f"column {roles['cycle'].name!r}"
+    if split_sweeps:
+        breaks = _sweep_breaks(f)
+        if breaks:
+            rows = ", ".join(str(int(table.rows[k])) for k in breaks[:8])
+            return breaks, (f"the frequency sweep restarting at {table.row_word}"
+                            f"{'s' if len(breaks) > 1 else ''} {rows}")
+    return [], ""
+
+
 def spectra_from_table(
     table: Table,
     *,
@@ -324,6 +470,7 @@ def spectra_from_table(
     loop_starts: Sequence[int] | None = None,
     source_sha256: str = "",
     extra_attrs: dict[str, object] | None = None,
+    phase_unit: str | None = None,
     **meta,
 ) -> list[xr.Dataset]:
     """Turn a parsed table into one spectrum per loop / sweep, with exclusions recorded."""
@@ -340,36 +487,10 @@ def spectra_from_table(
             f"{', '.join(repr(n) for n in table.names[:30])}. Accepted names: "
             f"{accepted_names_text('spectrum')}"
         )
-    fm = roles["frequency"]
-    f = table.numeric(fm.name) * fm.scale
-    used = {"frequency": fm.name}
-    if cartesian:
-        rm, im = roles["z_real"], roles["z_imag"]
-        zr = table.numeric(rm.name) * rm.scale * (-1.0 if rm.negated else 1.0)
-        zi = table.numeric(im.name) * im.scale * (-1.0 if im.negated else 1.0)
-        detected = "-Z''" if im.negated else "Z''"
-        imag_column = im.name
-        used.update(z_real=rm.name, z_imag=im.name)
-    else:
-        mm, pm = roles["z_mod"], roles["phase"]
-        mod = table.numeric(mm.name) * mm.scale
-        phase_rad = np.deg2rad(table.numeric(pm.name) * pm.scale) * (-1.0 if pm.negated else 1)
-        zr, zi = mod * np.cos(phase_rad), mod * np.sin(phase_rad)
-        detected = "-Z''" if pm.negated else "Z''"
-        imag_column = pm.name
-        used.update(z_mod=mm.name, phase=pm.name)
+    f, zr, zi, detected, imag_column, used, assumed = _impedance(table, roles, imag_sign,
+                                                                 phase_unit)
     rows = table.rows
-
-    if loop_starts:
-        breaks = sorted({int(s) for s in loop_starts if 0 < int(s) < f.size})
-    elif "cycle" in roles:
-        breaks = _cycle_breaks(table.numeric(roles["cycle"].name))
-        if not breaks and split_sweeps:
-            breaks = _sweep_breaks(f)
-    elif split_sweeps:
-        breaks = _sweep_breaks(f)
-    else:
-        breaks = []
+    breaks, found_by = _loop_breaks(table, roles, f, loop_starts, split_sweeps)
     bounds = [0, *breaks, f.size]
     pieces = [(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True) if b > a]
 
@@ -378,7 +499,7 @@ def spectra_from_table(
         meta["cell"] = Path(src).stem
     common = dict(row_word=table.row_word, source=src, source_sha256=source_sha256,
                   source_format=table.fmt, imag_sign=imag_sign, imag_sign_detected=detected,
-                  imag_column=imag_column, **meta)
+                  imag_column=imag_column, assumed=assumed, **meta)
     if len(pieces) == 1:
         return [build_spectrum(f, zr, zi, rows=rows, extra_attrs=attrs, **common)]
 
@@ -399,7 +520,8 @@ def spectra_from_table(
             )
             continue
         ds = build_spectrum(f[a:b], zr[a:b], zi[a:b], rows=rows[a:b],
-                            extra_attrs={**attrs, "loop": loop}, **common)
+                            extra_attrs={**attrs, "loop": loop, "loops_found_by": found_by},
+                            **common)
         spectra.append(ds)
     if not spectra:
         raise TooFewPointsError(
