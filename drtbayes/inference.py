@@ -124,7 +124,7 @@ def gate(diagnostics: Mapping[str, Mapping[str, Any]], thresholds: Mapping[str, 
         rhat, ess, div = d.get("rhat_max"), d.get("ess_bulk_min"), d.get("divergences")
         reasons = []
         if "rhat" in checks:
-            reasons.append(f"R-hat {rhat:.3g} > {th['rhat_max']:g}" if rhat is not None
+            reasons.append(f"R-hat {rhat:.4f} > {th['rhat_max']:g}" if rhat is not None
                            else "no R-hat")
         if "ess" in checks:
             reasons.append(f"bulk ESS {ess:.0f} < {th['ess_bulk_min']:g}" if ess is not None
