@@ -11,6 +11,8 @@ from typing import Any
 
 from .schema import (
     MISSING,
+    Field,
+    Invalid,
     Problem,
     Table,
     boolean,
@@ -61,8 +63,19 @@ def _sampler() -> Table:
     }, required=True)
 
 
+def _bool_or_average(v: Any) -> bool | str:
+    if isinstance(v, bool) or v == "average":
+        return v
+    raise Invalid
+
+
 def _drt_rules(cfg: dict[str, Any], _where: str) -> list[Problem]:
     out = []
+    if cfg["model"]["series_capacitance"] == "average" and cfg["model"]["pooling"] == \
+            "hierarchical":
+        out.append(Problem("model.series_capacitance", "average",
+                           "true or false with pooling = 'hierarchical' ('average' needs "
+                           "pooling = 'none': a hierarchical fit shares fields across spectra)"))
     if cfg["model"]["pooling"] == "hierarchical" and not cfg["hierarchy"]:
         out.append(Problem("hierarchy", MISSING, "a [hierarchy] table when model.pooling is "
                                               "'hierarchical' (see models/drt-hierarchical.toml)"))
@@ -83,7 +96,8 @@ _DRT = Table({
     "model": Table({
         "pooling": choice(("none", "hierarchical"), required=True),
         "inductance": boolean(required=True),
-        "series_capacitance": boolean(required=True),
+        # "average": fits with and without a series C mixed by stacking (drt/averaging.py)
+        "series_capacitance": Field(_bool_or_average, "true, false or 'average'", True),
         "parameterization": choice(("centered", "noncentered")),
         "centered_fraction": number(0, 1),
     }, required=True),
@@ -105,6 +119,9 @@ _DRT = Table({
         "constant_scale": _pos(),
         "proportional_scale": _pos(),
         "relative_floor": number(0, 0.1, hi_open=True),
+        "correlation": choice(("independent", "ar1")),
+        "rho_alpha": _pos(required=False),
+        "rho_beta": _pos(required=False),
     }, required=True),
     "likelihood": Table({
         "family": choice(("normal", "student_t"), required=True),

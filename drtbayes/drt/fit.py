@@ -230,6 +230,14 @@ def fit_drt(
     """
     t0 = time.perf_counter()
     preset = _drt_preset(model)
+    if preset["model"]["series_capacitance"] == "average":
+        # with and without C, mixed by stacking weights (drtbayes.drt.averaging)
+        from .averaging import average_with_and_without_capacitance
+
+        return average_with_and_without_capacitance(
+            fit_drt, spectra, preset, seed, draws=draws, tune=tune, chains=chains, fast=fast,
+            progress=progress, target_accept=target_accept, capacitance_f=capacitance_f,
+            capacitance_rel_sd=capacitance_rel_sd)
     stack = _as_stack(spectra)
     freq, zr, zi = _validate(stack)
     gidx, g_labels, g_design, g_soc = _groups(stack, preset["model"]["pooling"])
@@ -267,6 +275,9 @@ def fit_drt(
     else:
         result.apply_gate()
     result.posterior_predictive_check()
+    from .trust import assess_trust
+
+    assess_trust(result)  # attrs["trust"]: the gate and the fit's quality in one verdict
     return result
 
 
@@ -478,7 +489,7 @@ def _fit_each_group(inputs: ModelInputs, preset: dict[str, Any], seed: int,
     n_spec = inputs.z_real.shape[0]
     raw: dict[str, np.ndarray] = {}
     per_spectrum = ("r_inf_rel", "l_rel", "elastance_rel", "sigma_const", "sigma_prop",
-                    "z_dev")
+                    "z_dev", "residual_rho")
     for name in parts[0][1]:
         arrs = [p[1][name] for p in parts]
         if name in per_spectrum:

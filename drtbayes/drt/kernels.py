@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["tau_grid", "quadrature_weights", "drt_kernels", "second_difference", "smooth_basis"]
+__all__ = ["tau_grid", "quadrature_weights", "window_quadrature_weights", "drt_kernels",
+           "second_difference", "smooth_basis"]
 
 FloatArray = NDArray[np.float64]
 
@@ -55,6 +56,30 @@ def quadrature_weights(tau_s: ArrayLike) -> FloatArray:
     d = np.diff(ln_tau)
     w[:-1] += d / 2
     w[1:] += d / 2
+    return w
+
+
+def window_quadrature_weights(tau_s: ArrayLike, omega_max: float, omega_min: float
+                              ) -> FloatArray:
+    """Weights w with w @ gamma = the integral of gamma over 1/omega_max <= tau <= 1/omega_min.
+
+    Linear in gamma (trapezoid rule with the two end cells cut at the window's ends, gamma
+    interpolated linearly there), so the posterior of the window's R_pol is the same weighted
+    sum of the gamma draws as R_pol itself.
+    """
+    ln_tau = np.log(np.asarray(tau_s, dtype=float))
+    a, b = np.log(1.0 / omega_max), np.log(1.0 / omega_min)
+    w = np.zeros_like(ln_tau)
+    for j in range(ln_tau.size - 1):
+        x0, x1 = ln_tau[j], ln_tau[j + 1]
+        lo, hi = max(x0, a), min(x1, b)
+        if hi <= lo:
+            continue
+        h = x1 - x0
+        # integral over [lo, hi] of the linear interpolant: weights of gamma_j and gamma_(j+1)
+        t0, t1 = (lo - x0) / h, (hi - x0) / h
+        w[j] += h * ((t1 - t1**2 / 2) - (t0 - t0**2 / 2))
+        w[j + 1] += h * (t1**2 - t0**2) / 2
     return w
 
 

@@ -45,7 +45,7 @@ __all__ = ["ModelInputs", "prepare_inputs", "build_model", "spectrum_log_gamma",
 
 #: Names of the sampled variables, as they appear in the PyMC model.
 FREE_VARS = ("f_group", "smoothness_z", "z_dev", "cell_sd_raw", "r_inf_rel", "l_rel",
-             "elastance_rel", "sigma_const", "sigma_prop", "nu_minus_one")
+             "elastance_rel", "sigma_const", "sigma_prop", "nu_minus_one", "residual_rho")
 
 
 @dataclass
@@ -287,9 +287,25 @@ def build_model(inputs: ModelInputs, preset: dict[str, Any]):
                                dims="spectrum")
         floor = noise_floor(preset)
         sigma = s_const[:, None] + (floor + s_prop[:, None]) * data["abs_z_obs"]
+        nu = None
         if lik["family"] == "student_t":
             nu = 1.0 + pm.Gamma("nu_minus_one", alpha=float(lik["nu_alpha"]),
                                 beta=float(lik["nu_beta"]))
+        if residual_correlation(preset) == "ar1":
+            # residuals correlated along the sweep (AR(1) in frequency order, one rho per
+            # spectrum): where the DRT cannot follow the spectrum exactly (an RC's line, a
+            # sharp Warburg corner, drift) the misfit is smooth in frequency, and independent
+            # errors then count every point as new information: intervals too tight by the
+            # factor sqrt((1 + rho) / (1 - rho)). White noise gives rho ~ 0 and costs nothing.
+            rho = pm.Beta("residual_rho", alpha=float(noi.get("rho_alpha", 1.0)),
+                          beta=float(noi.get("rho_beta", 1.0)), dims="spectrum")
+            loglik = (_ar1_loglik(pt, pm, data["z_real_obs"], z_re, sigma, rho, nu,
+                                  data["obs_mask"])
+                      + _ar1_loglik(pt, pm, data["z_imag_obs"], z_im, sigma, rho, nu,
+                                    data["obs_mask"]))
+            pm.Potential("likelihood", pt.sum(loglik))
+            return model
+        if nu is not None:
             dist_re = pm.StudentT.dist(nu=nu, mu=z_re, sigma=sigma)
             dist_im = pm.StudentT.dist(nu=nu, mu=z_im, sigma=sigma)
         else:
@@ -300,6 +316,31 @@ def build_model(inputs: ModelInputs, preset: dict[str, Any]):
         loglik = (pm.logp(dist_re, data["z_real_obs"]) + pm.logp(dist_im, data["z_imag_obs"]))
         pm.Potential("likelihood", pt.sum(data["obs_mask"] * loglik))
     return model
+
+
+def _ar1_loglik(pt: Any, pm: Any, obs: Any, mu: Any, sigma: Any, rho: Any, nu: Any,
+                mask: Any) -> Any:
+    """Point-wise log-likelihood (S, F) of residuals that are AR(1) along frequency.
+
+    u_i = (obs_i - mu_i) / sigma_i; u_i | u_(i-1) ~ N(rho u_(i-1), 1 - rho^2) (Student-t
+    innovations with ``nu``), the first point of a spectrum and every point after a masked one
+    unconditional. Masked points contribute 0.
+    """
+    u = (obs - mu) / sigma
+    prev_u = pt.concatenate([pt.zeros_like(u[:, :1]), u[:, :-1]], axis=1)
+    prev_m = pt.concatenate([pt.zeros_like(mask[:, :1]), mask[:, :-1]], axis=1)
+    pair = mask * prev_m
+    r = rho[:, None] * pair
+    scale = pt.sqrt(1.0 - pt.sqr(r))
+    innov = (u - r * prev_u) / scale
+    dist = (pm.StudentT.dist(nu=nu, mu=0.0, sigma=1.0) if nu is not None
+            else pm.Normal.dist(mu=0.0, sigma=1.0))
+    return mask * (pm.logp(dist, innov) - pt.log(scale) - pt.log(sigma))
+
+
+def residual_correlation(preset: dict[str, Any]) -> str:
+    """``"independent"`` or ``"ar1"`` (preset ``[noise] correlation``)."""
+    return str(preset.get("noise", {}).get("correlation", "independent"))
 
 
 def noise_floor(preset: dict[str, Any]) -> float:

@@ -59,6 +59,11 @@ def build_tree(inputs: ModelInputs, preset: dict[str, Any], raw: dict[str, np.nd
         "r_inf": (cd + ("spectrum",), zs * raw["r_inf_rel"], {"units": "ohm"}),
         "r_pol": (cd + ("spectrum",), gamma @ q,
                   {"units": "ohm", "long_name": "integral of gamma d ln tau"}),
+        # the part of R_pol the measured window sees (1/w_max <= tau <= 1/w_min); the rest is
+        # extrapolated by the prior and, with an open tail, not determined by the data
+        "r_pol_window": (cd + ("spectrum",), gamma @ window_weights(inputs),
+                         {"units": "ohm", "long_name": "integral of gamma over the measured "
+                          "window 1/w_max <= tau <= 1/w_min"}),
         "sigma_const": (cd + ("spectrum",), zs * raw["sigma_const"],
                         {"units": "ohm", "long_name": "constant noise sd"}),
         "sigma_prop": (cd + ("spectrum",), raw["sigma_prop"],
@@ -155,6 +160,13 @@ def build_tree(inputs: ModelInputs, preset: dict[str, Any], raw: dict[str, np.nd
           preset=str(preset.get("name", "")), preset_toml=str(preset.get("preset_toml", "")))
     tree.attrs["z_scale_ohm"] = float(zs)
     return tree
+
+
+def window_weights(inputs: ModelInputs) -> np.ndarray:
+    """Quadrature weights of gamma over the measured window only (1/w_max <= tau <= 1/w_min)."""
+    from .kernels import window_quadrature_weights
+
+    return window_quadrature_weights(inputs.tau_s, inputs.omega_max, inputs.omega_min)
 
 
 # --------------------------------------------------------------------------- peaks
@@ -428,6 +440,7 @@ class DRTResult(ResultBase):
             pk = {}
         diag = self.diagnostics
         ppc = json.loads(self.tree.attrs.get("ppc", "{}") or "{}")
+        trust = json.loads(self.tree.attrs.get("trust", "{}") or "{}")
         timing = json.loads(self.tree.attrs.get("timing", "{}") or "{}")
         n_spec = len(self.spectra)
         wall = timing.get("wall_s")
@@ -439,6 +452,8 @@ class DRTResult(ResultBase):
             entry: dict[str, Any] = {
                 "r_inf": _stat(post["r_inf"].values[:, :, i]),
                 "r_pol": _stat(post["r_pol"].values[:, :, i]),
+                "r_pol_window": (_stat(post["r_pol_window"].values[:, :, i])
+                                 if "r_pol_window" in post else None),
                 "l": _stat(post["l_h"].values[:, :, i]) if "l_h" in post else None,
                 "c": self._c_stat(i) if "c_f" in post else None,
                 "peaks": find_peak_clusters(
@@ -448,9 +463,17 @@ class DRTResult(ResultBase):
                 "diagnostics": diag.get(lab, {"rhat_max": None, "ess_bulk_min": None,
                                               "divergences": None, "gate_pass": None}),
                 "ppc": ppc.get(lab),
+                "trust": trust.get(lab),
                 "method": self.method,
                 "wall_s": None if wall is None else round(float(wall) / n_spec, 3),
             }
+            tv = trust.get(lab) or {}
+            if "bulk_circuit" in tv:
+                # a blocking electrode: the DRT's R_pol is the grid's end, not the cell's
+                # (drtbayes.drt.blocking); the bulk resistance is what the spectrum gives
+                entry["r_pol"] = None
+                entry["r_pol_window"] = None
+                entry["bulk_circuit"] = tv["bulk_circuit"]
             out[lab] = entry
         return out
 
