@@ -79,7 +79,7 @@ def score(res, circuit) -> dict:
 
     post = res.posterior
     lab = res.spectra[0]
-    summ = res.summary()[lab]
+    summ = res.summary_dict()[lab]
     tau = res.tau
     ln_tau = np.log(tau)
     gamma = post["gamma"].values[:, :, 0].reshape(-1, tau.size)

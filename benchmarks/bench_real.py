@@ -64,7 +64,7 @@ def fit_one(spec, fast: bool, seed: int = 0) -> dict:
         warnings.simplefilter("ignore")
         res = drtbayes.fit_drt(spec, "drt-single", fast=fast, progress=False, seed=seed)
     wall = time.perf_counter() - t0
-    e = res.summary()[res.spectra[0]]
+    e = res.summary_dict()[res.spectra[0]]
     out = {
         "method": "fast" if fast else "nuts",
         "wall_s": round(wall, 1),

@@ -109,7 +109,7 @@ def test_averaged_fit_widens_r_pol_to_the_open_tail_fast():
 def test_issue28_slow_tail_r_pol_interval_covers():
     """Issue 28: R_pol's 95 % interval of the slow-tail spectrum includes the true 185 ohm."""
     res = _fit(_tail_spectrum())
-    r_pol = res.summary()[res.spectra[0]]["r_pol"]
+    r_pol = res.summary_dict()[res.spectra[0]]["r_pol"]
     lo, hi = r_pol["hdi95"]
     assert lo <= TAIL_R_POL <= hi, r_pol
 
@@ -118,7 +118,7 @@ def test_issue28_slow_tail_r_pol_interval_covers():
 def test_issue28_broad_zarc_keeps_its_centre():
     """Issue 28: RC + broad ZARC: the ZARC's peak within 0.15 decade, its interval covering."""
     res = _fit(_rc_zarc_spectrum())
-    peaks = res.summary()[res.spectra[0]]["peaks"]
+    peaks = res.summary_dict()[res.spectra[0]]["peaks"]
     zarc = min(peaks, key=lambda p: abs(np.log10(p["tau_s"]["median"]) + 2))
     assert abs(np.log10(zarc["tau_s"]["median"]) + 2) <= 0.15, zarc
     lo, hi = zarc["tau_s"]["hdi95"]

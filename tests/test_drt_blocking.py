@@ -97,7 +97,7 @@ def test_drt_fit_of_the_pellet_refuses_r_pol():
         warnings.simplefilter("ignore")
         spec = drtbayes.read_spectrum(BLOCKING_FILE)
         res = drtbayes.fit_drt(spec, "drt-single", fast=True, progress=False, seed=0)
-    entry = res.summary()[res.spectra[0]]
+    entry = res.summary_dict()[res.spectra[0]]
     assert entry["r_pol"] is None and entry["trust"]["trusted"] is False
     assert any("blocking electrode" in r for r in entry["trust"]["reasons"])
     assert entry["bulk_circuit"]["r_bulk_ohm"]["median"] > 0

@@ -49,7 +49,7 @@ def _fit(name: str, fast: bool = True):
         if "spectrum" in spec.dims:
             spec = spec.isel(spectrum=0)
         res = drtbayes.fit_drt(spec, "drt-single", fast=fast, progress=False, seed=0)
-    return spec, res, res.summary()[res.spectra[0]]
+    return spec, res, res.summary_dict()[res.spectra[0]]
 
 
 def _kk_accepted_min_re(spec) -> float:

@@ -75,7 +75,7 @@ def test_trust_checks_find_the_two_bad_points_fast():
     assert BAD_HZ <= found, found
     # stored as JSON in the attrs, and in the summary
     assert json.loads(res.tree.attrs["trust"]) == trust_of(res)
-    assert res.summary()[res.spectra[0]]["trust"]["trusted"] is False
+    assert res.summary_dict()[res.spectra[0]]["trust"]["trusted"] is False
 
 
 @pytest.mark.slow
@@ -84,7 +84,7 @@ def test_outlier_case_main_arc_right_or_not_trusted():
     res = _fit(_liion())
     lab = res.spectra[0]
     verdict = trust_of(res)[lab]
-    peaks = res.summary()[lab]["peaks"]
+    peaks = res.summary_dict()[lab]["peaks"]
     main = min(peaks, key=lambda p: abs(np.log10(p["tau_s"]["median"] / 5e-3)))
     arc_right = abs(main["r_ohm"]["median"] - MAIN_ARC_OHM) <= 0.15 * MAIN_ARC_OHM
     assert arc_right or not verdict["trusted"], (main, verdict)

@@ -131,7 +131,7 @@ def fit_blocking(frequency_hz: np.ndarray, z: np.ndarray, *, n_draws: int = 3000
     """
     from scipy.optimize import minimize
 
-    from .result import _hdi
+    from ..numerics import hdi as _hdi
 
     f = np.asarray(frequency_hz, dtype=float)
     z = np.asarray(z, dtype=complex)
