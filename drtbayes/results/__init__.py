@@ -22,7 +22,7 @@ __all__ = ["load", "result_kind", "ResultBase", "ResultError", "BandsResult", "S
 
 
 def result_kind(path: str | os.PathLike) -> str:
-    """The root attribute ``drtbayes_kind`` of a saved result (read without loading data)."""
+    """Return the root attribute ``drtbayes_kind`` of a saved result (read without loading data)."""
     import h5netcdf
 
     p = Path(path)
