@@ -62,7 +62,7 @@ def _posterior(fit: Any) -> tuple[xr.Dataset, dict]:
 
 
 def _unit_coord(post: xr.Dataset, dim: str, name: str) -> np.ndarray | None:
-    """A coordinate ``name`` along ``dim`` (also ``{dim}_{name}``), or None."""
+    """Return a coordinate ``name`` along ``dim`` (also ``{dim}_{name}``), or None."""
     for cand in (name, f"{dim}_{name}"):
         if cand in post.coords and post[cand].dims == (dim,):
             return post[cand].values
@@ -98,7 +98,7 @@ def _peaks(g: np.ndarray, rel_prominence: float) -> tuple[np.ndarray, np.ndarray
 
 
 def _select(idx: np.ndarray, prom: np.ndarray, n: int) -> np.ndarray:
-    """The ``n`` most prominent peaks, in tau order."""
+    """Return the ``n`` most prominent peaks, in tau order."""
     if idx.size <= n:
         return idx
     keep = np.sort(np.argsort(prom)[::-1][:n])
@@ -117,7 +117,7 @@ def _assign(ln_tau_peaks: np.ndarray, ref: np.ndarray) -> tuple[int, ...]:
 
 
 def _refined_min(ln_tau: np.ndarray, g: np.ndarray, lo: int, hi: int) -> float:
-    """ln tau of the minimum of g strictly between grid indices lo and hi (parabolic refine)."""
+    """Ln tau of the minimum of g strictly between grid indices lo and hi (parabolic refine)."""
     if hi - lo < 2:
         return 0.5 * (ln_tau[lo] + ln_tau[hi])
     k = lo + 1 + int(np.argmin(g[lo + 1:hi]))
@@ -131,14 +131,14 @@ def _refined_min(ln_tau: np.ndarray, g: np.ndarray, lo: int, hi: int) -> float:
 
 def _median_peaks(gam: np.ndarray, ln_tau: np.ndarray, rel_prominence: float
                   ) -> tuple[np.ndarray, np.ndarray]:
-    """ln tau and prominence of the peaks of a unit's pointwise-median DRT."""
+    """Ln tau and prominence of the peaks of a unit's pointwise-median DRT."""
     idx, prom = _peaks(np.median(gam, axis=0), rel_prominence)
     return ln_tau[idx], prom
 
 
 def _reference(pos: np.ndarray, prom: np.ndarray, n_proc: int,
                common: np.ndarray | None) -> np.ndarray | None:
-    """ln tau of each process's peak in one unit's median DRT (NaN: not found there).
+    """Ln tau of each process's peak in one unit's median DRT (NaN: not found there).
 
     Why the median and not the draws: a single draw's DRT carries wiggles (a split top of a
     large arc, a bump between two arcs) that can be more prominent than a small but well
@@ -453,8 +453,9 @@ class SocTable:
 
 def design_value_at_soc(bands: xr.Dataset, var: str, *, design: str, soc: float,
                         policy: str = "interpolate", log: bool = False) -> xr.DataArray:
-    """Any per-DRT band variable (``boundary_tau``, ``band_r``, ``gamma_median``, ...) of a
-    design carried to ``soc`` by the same policy as :func:`bands_at_soc`.
+    """Carry any per-DRT band variable of a design to ``soc`` (the policy of ``bands_at_soc``).
+
+    Variables: ``boundary_tau``, ``band_r``, ``gamma_median``, ...
 
     With ``log`` the interpolation is done on log10 of the values (and log10 is returned).
     Spectra of one design at the same SOC are averaged (on the log scale when ``log``).

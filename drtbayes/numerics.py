@@ -211,7 +211,7 @@ def interp_soc(soc_points: np.ndarray, values: np.ndarray, soc: float | np.ndarr
 
 
 def derive_seed(seed: int, *keys: int) -> int:
-    """A seed for one unit of work (a group, a component, a pulse) derived from the run's seed.
+    """Return the seed of one unit of work (a group, a component, a pulse) from the run's seed.
 
     Parameters
     ----------

@@ -1,1 +1,1 @@
-from .inference.parallel import *  # noqa: F401,F403  shim: remove after merge
+from .inference.parallel import *  # noqa: D100,F401,F403  shim: remove after merge

@@ -68,6 +68,7 @@ class NutsProgress:
         print(line, file=stream, flush=True)
 
     def __call__(self, chains: Sequence[Any]) -> None:
+        """Print a line when ``interval_s`` has passed since the last (nutpie's callback)."""
         if not self.enabled:
             return
         with self._lock:
@@ -81,7 +82,7 @@ class NutsProgress:
             self._write(self.line(chains, now - self._t0))
 
     def line(self, chains: Sequence[Any], elapsed_s: float) -> str:
-        """The progress line for these chain states after ``elapsed_s`` seconds."""
+        """Return the progress line for these chain states after ``elapsed_s`` seconds."""
         done = sum(int(c.finished_draws) for c in chains)
         total = sum(int(c.total_draws) for c in chains)
         chains_done = sum(int(c.finished_draws) >= int(c.total_draws) for c in chains)

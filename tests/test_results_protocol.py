@@ -25,7 +25,7 @@ FREQ = np.logspace(6, -2, 50)
 
 @pytest.fixture(scope="module")
 def drt_fit():
-    """A two-spectrum hierarchical Laplace fit of one ZARC (R_pol 50 ohm)."""
+    """Return a two-spectrum hierarchical Laplace fit of one ZARC (R_pol 50 ohm)."""
     net = el.RCNetwork(10.0) + el.zarc(50.0, 1e-3, 0.8)
     spectra = []
     for i, cell in enumerate(("c1", "c2")):
@@ -43,7 +43,7 @@ def drt_fit():
 
 @pytest.fixture(scope="module")
 def soc_fit():
-    """A Laplace SOC model of a simulated two-design split."""
+    """Return a Laplace SOC model of a simulated two-design split."""
     split, _ = simulate_split(seed=0, n_pulses=25, n_samples=40)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -1,4 +1,4 @@
-"""Contrasts of two designs: SOC-model curves (``contrast``) and design-level DRTs (``drt_contrast``)."""
+"""Contrasts of two designs: SOC-model curves (``contrast``) and design-level DRTs."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ __all__ = ["contrast", "drt_contrast", "pair_curves", "as_model"]
 
 def as_model(split_or_model: Any, components: tuple[str, ...], fit_kwargs: dict
              ) -> SocModelResult:
-    """A fitted SOC model holding ``components``: the one given, or one fitted to a split."""
+    """Return a fitted SOC model holding ``components``: the one given, or one fitted to a split."""
     if isinstance(split_or_model, SocModelResult):
         missing = [c for c in components if c not in split_or_model.components]
         if missing:

@@ -59,7 +59,7 @@ class CrossoverResult(dict):
         self.model = model
 
     def to_dict(self) -> dict:
-        """A plain, JSON-ready deep copy of the crossover dict."""
+        """Return a plain, JSON-ready deep copy of the crossover dict."""
         import copy
 
         return copy.deepcopy(dict(self))

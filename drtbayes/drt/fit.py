@@ -282,7 +282,7 @@ def fit_drt(
 
 
 def _drt_preset(model: str | dict[str, Any]) -> dict[str, Any]:
-    """The DRT preset of a name, path or dict (a preset of another kind is refused)."""
+    """Return the DRT preset of a name, path or dict (a preset of another kind is refused)."""
     from ..presets import load_preset
 
     preset = model if isinstance(model, dict) else load_preset(model)
@@ -344,7 +344,7 @@ def _draws(inputs: ModelInputs, preset: dict[str, Any], seed: int, settings: dic
 def _record_settings(tree: xr.DataTree, stack: xr.Dataset, settings: dict[str, Any],
                      timing: dict[str, Any], c_known: np.ndarray | None,
                      c_log_sd: np.ndarray | None) -> None:
-    """Timing, the settings actually used, the capacitance prior and the inputs' hashes."""
+    """Record the timing, the settings used, the capacitance prior and the inputs' hashes."""
     fast = settings["fast"]
     tree.attrs["timing"] = json.dumps(timing, default=float)
     # the settings actually used (preset values with the caller's overrides): a fit can be
@@ -363,7 +363,7 @@ def _record_settings(tree: xr.DataTree, stack: xr.Dataset, settings: dict[str, A
 
 
 def _per_spectrum(value: Any, n_spec: int, name: str) -> np.ndarray:
-    """A scalar or one value per spectrum (None: NaN) as a float array of length ``n_spec``."""
+    """Return a scalar or one value per spectrum (None: NaN) as ``n_spec`` floats."""
     try:
         a = np.array([np.nan if v is None else float(v)
                       for v in np.atleast_1d(np.asarray(value, dtype=object))])
@@ -516,7 +516,7 @@ def _fit_each_group(inputs: ModelInputs, preset: dict[str, Any], seed: int,
 
 
 def _start_near(compiled: Any, x0: np.ndarray, jitter: float = 0.3) -> Any:
-    """The compiled model with chains starting at ``x0`` plus a seeded uniform jitter.
+    """Return the compiled model with chains starting at ``x0`` plus a seeded uniform jitter.
 
     nutpie's PyMC models take their start points from ``initial_point_func(seed)``; replacing
     it keeps the per-chain seeding (and so reproducibility).

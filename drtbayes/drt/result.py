@@ -6,7 +6,6 @@ import json
 import math
 import os
 import warnings
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -209,7 +208,7 @@ def _stat(x: np.ndarray) -> dict[str, Any]:
 def find_peak_clusters(gamma_draws: np.ndarray, tau_s: np.ndarray, *, rel_prominence: float = 0.05,
                        cluster_width_decades: float = 0.5, min_probability: float = 0.5
                        ) -> list[dict[str, Any]]:
-    """Processes (peaks) of a DRT posterior, fastest first.
+    """Return the processes (peaks) of a DRT posterior, fastest first.
 
     Peaks are found in every draw as local maxima of gamma whose prominence is at least
     ``rel_prominence`` of the draw's maximum; peaks of different draws are matched by
@@ -306,6 +305,7 @@ class DRTResult(ResultBase):
     kind = "drt_fit"
 
     def __repr__(self) -> str:
+        """Describe the method, preset and sizes of the fit."""
         p = self.posterior
         return (f"DRTResult(method={self.method!r}, preset={self.tree.attrs.get('preset')!r}, "
                 f"spectra={p.sizes.get('spectrum', 0)}, chains={p.sizes.get('chain')}, "
@@ -347,8 +347,11 @@ class DRTResult(ResultBase):
         return [groups.index(str(g)) for g in post["spectrum_group"].values]
 
     def apply_gate(self) -> bool:
-        """Compute per-spectrum diagnostics, store them in ``attrs["diagnostics"]``, warn on
-        failure (:class:`~drtbayes.errors.SamplingWarning`); True when all pass."""
+        """Compute per-spectrum diagnostics and apply the one gate; True when all pass.
+
+        The diagnostics are stored in ``attrs["diagnostics"]``; a failure warns
+        (:class:`~drtbayes.errors.SamplingWarning`).
+        """
         import tomllib
 
         from ..inference import chain_diagnostics, gate

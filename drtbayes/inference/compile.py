@@ -88,7 +88,7 @@ _MODEL_CACHES: dict[str, dict[Any, Any]] = {}
 
 
 def model_cache(name: str) -> dict[Any, Any]:
-    """The in-process cache of compiled models of one model kind (created on first use).
+    """Return the in-process cache of compiled models of one model kind (created on first use).
 
     Parameters
     ----------

@@ -209,7 +209,7 @@ def gate_failures(d: Mapping[str, Any], thresholds: Mapping[str, Any] | None = N
 
 
 def gate_advice(failures: Collection[str]) -> str:
-    """What to do about a failed gate, for the checks that failed (see :func:`gate_failures`).
+    """Say what to do about a failed gate, for the checks that failed (see :func:`gate_failures`).
 
     The advice differs by check: more draws raise the ESS about in proportion but do nothing
     against divergences, which need a smaller step size (a higher ``target_accept``).

@@ -59,7 +59,7 @@ class _OneBlasThread(Generic[T, R]):
 @contextmanager
 def dask_client(scheduler: str | None = None, workers: int | None = None,
                 *, timeout_s: float = 20.0) -> Iterator[Any]:
-    """A Dask client for a remote scheduler address or a local cluster of ``workers``.
+    """Return a Dask client for a remote scheduler address or a local cluster of ``workers``.
 
     Parameters
     ----------

@@ -16,7 +16,7 @@ __all__ = ["one_blas_thread"]
 
 
 def one_blas_thread() -> AbstractContextManager[Any]:
-    """A context in which BLAS/LAPACK use one thread (a no-op without threadpoolctl)."""
+    """Return a context in which BLAS/LAPACK use one thread (a no-op without threadpoolctl)."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl comes with PyMC

@@ -34,7 +34,7 @@ Z_NAME = "z_white"
 
 
 def whitened_model(model: Any) -> Any:
-    """The model in coordinates z, x = shift + chol @ z (x: nutpie's unconstrained vector).
+    """Return the model in coordinates z, x = shift + chol @ z (x: nutpie's unconstrained vector).
 
     ``model`` must keep all its data in the one packed container of ``drtbayes._packed``.
     The whitened model's container holds that container's values, then shift (n), then chol
@@ -141,7 +141,7 @@ class WhitenedCompiled:
         return self._compiled
 
     def with_data(self, **values: np.ndarray) -> WhitenedCompiled:
-        """The same compiled model with another original packed data vector."""
+        """Return the same compiled model with another original packed data vector."""
         if set(values) != {PACKED_NAME}:
             raise ValueError(f"with_data takes {PACKED_NAME} only, not {sorted(values)}")
         return WhitenedCompiled(self._compiled, values[PACKED_NAME])
@@ -151,13 +151,15 @@ class WhitenedCompiled:
         self._var.set_value(self._identity[WHITENED_DATA])
 
     def logp_func(self, x: np.ndarray) -> tuple[Any, Any]:
+        """Log density and gradient at the original model's unconstrained point ``x``."""
         return self._compiled.logp_func(x)
 
     def expand_func(self, x: np.ndarray) -> list[np.ndarray]:
+        """Every original model variable at ``x`` (nutpie's expansion, ``z_white`` dropped)."""
         return [np.asarray(self._compiled.expand_func(x)[0])[self.n_dim:]]
 
     def sampler(self, shift: np.ndarray | None = None, chol: np.ndarray | None = None) -> Any:
-        """The nutpie model sampling z, x = shift + chol z (default: z = x)."""
+        """Return the nutpie model sampling z, x = shift + chol z (default: z = x)."""
         n = self.n_dim
         data = (self._identity if shift is None else
                 whitened_data(self._packed, shift, np.eye(n) if chol is None else chol))
@@ -165,7 +167,7 @@ class WhitenedCompiled:
 
 
 def draws_in_original(posterior: Any) -> dict[str, np.ndarray]:
-    """A whitened model's posterior draws as the original model's variables.
+    """Return a whitened model's posterior draws as the original model's variables.
 
     Drops ``z_white`` and the unconstrained copies (names ending in ``__``), as nutpie's trace
     of the original model would.

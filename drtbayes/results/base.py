@@ -28,7 +28,7 @@ LABELS_GROUP = "labels"
 
 
 def arviz_ready(tree: xr.DataTree) -> xr.DataTree:
-    """The tree with each group's non-index coordinates moved to ``labels/<group>``.
+    """Return the tree with each group's non-index coordinates moved to ``labels/<group>``.
 
     Why: ArviZ stacks all variables of a group into one array (``az.summary``), and a label
     coordinate on one dimension (``design`` along ``spectrum``) is absent from the variables
@@ -88,7 +88,7 @@ class _GroupView(xr.Dataset):
 
     @classmethod
     def of(cls, ds: xr.Dataset) -> _GroupView:
-        """The view of ``ds`` (its variables, coordinates and attrs, not copied)."""
+        """Return the view of ``ds`` (its variables, coordinates and attrs, not copied)."""
         return cls({k: v.variable for k, v in ds.data_vars.items()},
                    coords={k: v.variable for k, v in ds.coords.items()}, attrs=ds.attrs)
 
@@ -239,17 +239,17 @@ class ResultBase:
         return getattr(arviz_ready(data), name)
 
     def __getitem__(self, key: str) -> Any:
-        """A group (DataTree node) or variable of the ArviZ-ready tree."""
+        """Return a group (DataTree node) or variable of the ArviZ-ready tree."""
         if not type(self).holds_tree:
             return self._data[key]
         return arviz_ready(self._data)[key]
 
     def to_datatree(self) -> xr.DataTree:
-        """The result as ArviZ takes it: the DataTree with labels in a ``labels`` group."""
+        """Return the result as ArviZ takes it: the DataTree with labels in a ``labels`` group."""
         return arviz_ready(self.tree)
 
     def _group_view(self, group: str) -> xr.Dataset:
-        """A group as a Dataset with its labels; ArviZ's ``to_dataset()`` drops them."""
+        """Return a group as a Dataset with its labels; ArviZ's ``to_dataset()`` drops them."""
         return _GroupView.of(self.tree[group].to_dataset())
 
     def save(self, path: str | os.PathLike, *, force: bool = False) -> Path:

@@ -21,10 +21,12 @@ class Basis:
     soc_hi: float
 
     def u(self, soc: np.ndarray) -> np.ndarray:
+        """Return the basis coordinate of SOC values (clipped to the basis range)."""
         soc = np.clip(np.asarray(soc, dtype=float), self.soc_lo, self.soc_hi)
         return np.sqrt(np.maximum(soc, 0.0)) if self.spacing == "sqrt" else soc
 
     def matrix(self, soc: np.ndarray) -> np.ndarray:
+        """Return the (n_soc, n_basis) design matrix of the B-splines at ``soc``."""
         from scipy.interpolate import BSpline
 
         u = self.u(soc)
@@ -32,6 +34,7 @@ class Basis:
 
     @property
     def n_basis(self) -> int:
+        """Number of basis functions."""
         return len(self.knots) - self.degree - 1
 
     def greville(self) -> np.ndarray:
@@ -42,7 +45,7 @@ class Basis:
 
 
 def make_basis(soc_lo: float, soc_hi: float, spline_cfg: dict) -> Basis:
-    """The basis of a preset's ``[spline]`` table over the measured SOC range (percent)."""
+    """Return the basis of a preset's ``[spline]`` table over the measured SOC range (percent)."""
     n_basis = int(spline_cfg.get("n_basis", 20))
     degree = int(spline_cfg.get("degree", 3))
     spacing = str(spline_cfg.get("knot_spacing", "sqrt"))
@@ -80,8 +83,10 @@ def soc_grid(lo: float, hi: float, step: float) -> np.ndarray:
 
 
 def zero_sum_basis(cell_design_idx: np.ndarray, n_design: int) -> np.ndarray:
-    """Orthonormal basis (cell, n_cell - n_design) of the cell offsets that sum to zero within
-    each design (Helmert contrasts): ``H @ w`` has covariance ``sd**2 * centering``.
+    """Return an orthonormal basis of the cell offsets that sum to zero within each design.
+
+    Shape (cell, n_cell - n_design), Helmert contrasts: ``H @ w`` has covariance
+    ``sd**2 * centering``.
     """
     n_cell = cell_design_idx.size
     cols = []

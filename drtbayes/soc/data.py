@@ -108,7 +108,7 @@ def prepare_data(split: xr.Dataset, components: tuple[str, ...], preset: dict) -
 
 
 def _check_split(split: xr.Dataset, components: tuple[str, ...]) -> list[str]:
-    """The components asked for, checked against the split's layout."""
+    """Return the components asked for, checked against the split's layout."""
     if not isinstance(split, xr.Dataset):
         raise DataError(
             f"expected a split xr.Dataset (from split_gitt) or a SocModelResult, got "

@@ -150,7 +150,7 @@ def fit_soc_model(
 
 def _merged(setup: _Setup, per_comp: list[tuple[dict, xr.Dataset | None]]
             ) -> tuple[dict[str, np.ndarray], xr.Dataset | None]:
-    """The components' draws joined along the component axis, and their sampler stats."""
+    """Return the components' draws joined along the component axis, and their sampler stats."""
     params = {name: np.concatenate([pc[0][name] for pc in per_comp], axis=COMP_AXIS[name])
               for name in FREE_VARS}
     stats = None
@@ -162,7 +162,7 @@ def _merged(setup: _Setup, per_comp: list[tuple[dict, xr.Dataset | None]]
 
 
 def _diagnose(setup: _Setup, posterior: xr.Dataset, stats: xr.Dataset | None) -> dict:
-    """The one gate on the posterior; a NUTS fit that fails it warns with advice."""
+    """Return the one gate on the posterior; a NUTS fit that fails it warns with advice."""
     gate_cfg = setup.cfg["gate"]
     diag = posterior_diagnostics(posterior, stats, gated=_GATED_VARS, reported=FREE_VARS,
                                  thresholds=gate_cfg)
@@ -201,7 +201,7 @@ def _setup(split: xr.Dataset, components: Any, cfg: dict, fast: bool) -> _Setup:
 
 def _settings(cfg: dict, fast: bool, draws: int | None, tune: int | None,
               chains: int | None, progress: bool) -> dict[str, Any]:
-    """The sampler settings of this fit: the caller's, else the preset's."""
+    """Return the sampler settings of this fit: the caller's, else the preset's."""
     sampler = cfg["sampler"]
     if fast:
         return {"fast": True, "draws": int(draws or cfg["fast"].get("draws", 1000))}
@@ -248,7 +248,7 @@ def _fit_component(setup: _Setup, k: int, seed: int, settings: dict[str, Any]
 
 
 def _posterior(setup: _Setup, params: dict[str, np.ndarray]) -> xr.Dataset:
-    """The posterior group: curves on the SOC grid and the model parameters."""
+    """Return the posterior group: curves on the SOC grid and the model parameters."""
     data, basis = setup.data, setup.basis
     soc_lo, soc_hi = float(np.nanmin(data.pulse_soc)), float(np.nanmax(data.pulse_soc))
     grid = soc_grid(soc_lo, soc_hi, float(setup.cfg["spline"].get("grid_step_pct", 1.0)))
@@ -293,7 +293,7 @@ def _posterior(setup: _Setup, params: dict[str, np.ndarray]) -> xr.Dataset:
 
 
 def _observed(setup: _Setup) -> xr.Dataset:
-    """The observed_data group: per-pulse log-R mean and sd, NaN where a pulse was excluded."""
+    """Return the observed_data group: per-pulse log-R mean and sd (NaN: excluded)."""
     data = setup.data
     return xr.Dataset(
         {

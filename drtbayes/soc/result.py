@@ -104,7 +104,7 @@ class SocModelResult(ResultBase):
         return pd.DataFrame(rows)
 
     def summary_dict(self) -> dict:
-        """A JSON-ready summary: labels, method, diagnostics, exclusions."""
+        """Return a JSON-ready summary: labels, method, diagnostics, exclusions."""
         attrs = self.tree.attrs
         return {
             "kind": "soc_model",
@@ -122,7 +122,7 @@ class SocModelResult(ResultBase):
         }
 
     def __repr__(self) -> str:
-        """Method, designs, components and SOC grid."""
+        """Describe the method, designs, components and SOC grid."""
         return (
             f"SocModelResult(method={self.method!r}, designs={self.designs}, "
             f"components={self.components}, soc={self.soc[0]:g}..{self.soc[-1]:g})"
