@@ -123,7 +123,7 @@ def fit_group_laplace(model: ProcessModel, freq: np.ndarray, z: np.ndarray, *,
         fits = []
         for th0 in starts:
             with np.errstate(over="ignore", invalid="ignore"):
-                r = least_squares(resid, th0, args=(sigma,), method="trf", x_scale="jac",
+                r = least_squares(resid, th0, args=(sigma,), method="lm", x_scale="jac",
                                   max_nfev=400 * model.n_params)
             fits.append(r)
         best = min(fits, key=lambda r: r.cost)
@@ -133,7 +133,7 @@ def fit_group_laplace(model: ProcessModel, freq: np.ndarray, z: np.ndarray, *,
         sigma = np.sqrt((np.abs(rel) ** 2).sum(axis=1) / np.maximum(n_c - model.n_params
                                                                     / z.shape[0], 1))
         sigma = np.maximum(sigma, 1e-6)
-    r = least_squares(resid, best.x, args=(sigma,), method="trf", x_scale="jac",
+    r = least_squares(resid, best.x, args=(sigma,), method="lm", x_scale="jac",
                       max_nfev=200 * model.n_params)
     jac = r.jac
     h = jac.T @ jac
