@@ -29,6 +29,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -110,7 +111,7 @@ def _law(base: float, rise: float, scale: float, high: float, soc: np.ndarray) -
 
 
 def design_params(crossover_soc: float = 20.0) -> dict[str, DesignParams]:
-    """The two designs; L_SE's low-SOC rise is solved so R2 and R3 cross at ``crossover_soc``."""
+    """Return the two designs (L_SE's low-SOC rise solved so R2, R3 cross at ``crossover_soc``)."""
     if not 3.0 <= crossover_soc <= 45.0:
         raise ValueRangeError(
             f"crossover_soc={crossover_soc!r}: the simulator places the crossover between 3 % "
@@ -255,7 +256,7 @@ def true_band_edges(ev: ElementValues, cp: CommonParams, *, method: str = "minim
 
 def split_truth(ev: ElementValues, cp: CommonParams, pulse_s: float, f_se: float = 1.0,
                 edges_s: np.ndarray | None = None) -> dict[str, float]:
-    """The GITT-split estimand for one pulse: R1, R2, R3, total (ohm).
+    """Return the GITT-split (band) estimand for one pulse: R1, R2, R3, total (ohm).
 
     R_j = sum over half-cell RC elements with tau in band j of R_k (1 - exp(-pulse_s/tau_k));
     R_inf is in R1; total = R1 + R2 + R3 = end-of-pulse polarisation / current.
@@ -361,9 +362,43 @@ def simulate_gitt(cell: CellParams, dp: DesignParams, cp: CommonParams, proto: G
     pulses
         Per pulse: ``t_start``, ``t_end``, ``soc`` (middle), ``current_a``.
     """
-    cap_c = cp.capacity_mah * 3.6
-    i_chg = proto.charge_c_rate * cp.capacity_mah * 1e-3
-    i_pulse = -proto.c_rate * cp.capacity_mah * 1e-3
+    return gitt_record(
+        lambda soc: half_cell_network(element_values(dp, cp, soc, cell), cp, cell.f_se),
+        cp.capacity_mah, proto, rng)
+
+
+def gitt_record(network_at_soc: Callable[[float], el.RCNetwork], capacity_mah: float,
+                proto: GittProtocol, rng: np.random.Generator,
+                ocv: Callable[[np.ndarray], np.ndarray] | None = None,
+                ) -> tuple[dict[str, np.ndarray], list[dict]]:
+    """Simulate a half-cell GITT record from any SOC-dependent half-cell network.
+
+    Parameters
+    ----------
+    network_at_soc
+        ``network_at_soc(soc) -> RCNetwork``: the half cell's overpotential network at an SOC
+        (%), without the series capacitor (the bulk OCV change is the OCV curve's). The charge
+        block uses the network at 95 % SOC, each pulse the network at its middle SOC.
+    capacity_mah
+        Capacity for coulomb counting.
+    proto
+        The schedule and the voltage noise.
+    rng
+        Generator of the voltage noise.
+    ocv
+        OCV curve ``ocv(soc) -> V`` (default :func:`ocv_v`).
+
+    Returns
+    -------
+    record
+        ``time_s``, ``current_a``, ``voltage_v`` arrays.
+    pulses
+        Per pulse: ``t_start``, ``t_end``, ``soc`` (middle), ``current_a``.
+    """
+    ocv = ocv_v if ocv is None else ocv
+    cap_c = capacity_mah * 3.6
+    i_chg = proto.charge_c_rate * capacity_mah * 1e-3
+    i_pulse = -proto.c_rate * capacity_mah * 1e-3
     # CV: current decays as i_chg exp(-t/T) until cv_end_fraction * i_chg, passed in 60 s steps
     cv_len = -proto.cv_tau_s * math.log(proto.cv_end_fraction)
     cv_steps = np.arange(0.0, cv_len, 60.0)
@@ -377,8 +412,10 @@ def simulate_gitt(cell: CellParams, dp: DesignParams, cp: CommonParams, proto: G
     # segments: (start, length, current, sampling period, network soc)
     segs: list[tuple[float, float, float, float]] = []
     t = 0.0
-    segs.append((t, proto.initial_rest_s, 0.0, proto.period_rest_s)); t += proto.initial_rest_s
-    segs.append((t, cc_len, i_chg, proto.period_rest_s)); t += cc_len
+    segs.append((t, proto.initial_rest_s, 0.0, proto.period_rest_s))
+    t += proto.initial_rest_s
+    segs.append((t, cc_len, i_chg, proto.period_rest_s))
+    t += cc_len
     for a, b, i in zip(cv_edges[:-1], cv_edges[1:], cv_i, strict=True):
         segs.append((t + a, b - a, float(i), proto.period_rest_s))
     t += cv_len
@@ -389,8 +426,10 @@ def simulate_gitt(cell: CellParams, dp: DesignParams, cp: CommonParams, proto: G
     for _ in range(proto.n_pulses):
         pulses.append({"t_start": t, "t_end": t + proto.pulse_s,
                        "soc": soc - proto.soc_step_pct / 2, "current_a": i_pulse})
-        segs.append((t, proto.pulse_s, i_pulse, proto.period_pulse_s)); t += proto.pulse_s
-        segs.append((t, proto.rest_s, 0.0, proto.period_rest_s)); t += proto.rest_s
+        segs.append((t, proto.pulse_s, i_pulse, proto.period_pulse_s))
+        t += proto.pulse_s
+        segs.append((t, proto.rest_s, 0.0, proto.period_rest_s))
+        t += proto.rest_s
         soc -= proto.soc_step_pct
 
     # samples: log-spaced only after real steps (not after the small CV decrements)
@@ -415,16 +454,16 @@ def simulate_gitt(cell: CellParams, dp: DesignParams, cp: CommonParams, proto: G
     q_t[time_s >= t] = seg_q_before[-1]
     q_ref = seg_q_before[3 + len(cv_i)]  # end of the CV (start of the rest after the charge)
     soc_t = 100.0 + 100.0 * (q_t - q_ref) / cap_c
-    v = ocv_v(soc_t)
+    v = ocv(soc_t)
 
     # overpotential: the charge block and each pulse are groups of steps that start and end at
     # zero current, so their summed response decays after the group ends; each group uses the
     # network at its SOC and is evaluated until it has decayed far below the noise
-    charge_net = half_cell_network(element_values(dp, cp, 95.0, cell), cp, cell.f_se)
+    charge_net = network_at_soc(95.0)
     n_charge = 1 + len(cv_i)  # CC + CV steps (segment 0 is the initial rest)
     groups = [(charge_net, segs[1:1 + n_charge])]
     for k, p in enumerate(pulses):
-        net = half_cell_network(element_values(dp, cp, p["soc"], cell), cp, cell.f_se)
+        net = network_at_soc(p["soc"])
         groups.append((net, segs[2 + n_charge + 2 * k: 3 + n_charge + 2 * k]))
     for net, gsegs in groups:
         steps = [g[0] for g in gsegs] + [gsegs[-1][0] + gsegs[-1][1]]
@@ -520,7 +559,8 @@ def simulate_study(
         for soc in EIS_SOCS:
             ev = element_values(dp, cp, soc, c)
             z = symmetric_network(ev, cp, c.f_se).impedance(freq)
-            r = rng_rec[k_rng]; k_rng += 1
+            r = rng_rec[k_rng]
+            k_rng += 1
             sd = 0.01 * np.abs(z)
             z = z + sd * r.normal(size=z.size) + 1j * sd * r.normal(size=z.size)
             name = f"eis/{c.cell}_soc{soc:g}.csv"
@@ -528,7 +568,8 @@ def simulate_study(
                         ["%.6e", "%.8e", "%.8e"])
             atomic_write_text(out / name, text, force=force)
             eis_entries.append({"file": name, "soc": soc})
-        rec, _pulses = simulate_gitt(c, dp, cp, proto, rng_rec[k_rng]); k_rng += 1
+        rec, _pulses = simulate_gitt(c, dp, cp, proto, rng_rec[k_rng])
+        k_rng += 1
         gname = f"gitt/{c.cell}.csv"
         text = _csv("time_s,current_a,voltage_v",
                     [rec["time_s"], rec["current_a"], rec["voltage_v"]],
@@ -631,7 +672,7 @@ def synthetic_drt_tree(
     amp_sd: float = 0.05,
     seed: int = 0,
 ) -> xr.DataTree:
-    """A DRT-fit-shaped DataTree whose draws scatter around the true symmetric-cell DRTs.
+    """Return a DRT-fit-shaped DataTree whose draws scatter around the true symmetric DRTs.
 
     Stands in for a real fit in tests and benchmarks of the bands and the split: posterior
     ``gamma`` (chain, draw, spectrum, tau) per simulated spectrum and ``gamma_group`` (chain,
@@ -670,7 +711,9 @@ def synthetic_drt_tree(
                                     cellp.f_se)
             spec_g.append(draws(net, n))
             spec_lab.append(f"{c['design']}/{cname}/soc{soc:g}")
-            spec_design.append(c["design"]); spec_cell.append(cname); spec_soc.append(soc)
+            spec_design.append(c["design"])
+            spec_cell.append(cname)
+            spec_soc.append(soc)
             spec_group.append(f"{c['design']}/soc{soc:g}")
             r_inf_s.append(np.full(n, net.r_inf_ohm))
     grp_g, grp_lab, grp_design, grp_soc = [], [], [], []
@@ -678,7 +721,9 @@ def synthetic_drt_tree(
         for soc in EIS_SOCS:
             net = symmetric_network(element_values(dp, cp, soc), cp)
             grp_g.append(draws(net, n))
-            grp_lab.append(f"{name}/soc{soc:g}"); grp_design.append(name); grp_soc.append(soc)
+            grp_lab.append(f"{name}/soc{soc:g}")
+            grp_design.append(name)
+            grp_soc.append(soc)
 
     def shape(a: np.ndarray) -> np.ndarray:  # (unit, sample, tau) -> (chain, draw, unit, tau)
         return np.moveaxis(a, 0, 1).reshape(n_chains, n_draws, a.shape[0], a.shape[2])
