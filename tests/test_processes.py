@@ -84,8 +84,12 @@ def test_fit_processes_recovers_design_values_and_chooses_three_processes():
         assert np.all(np.abs(np.median(r, 0) / truth_r - 1) < 0.03)
         lo, hi = np.percentile(r, [2.5, 97.5], axis=0)
         assert np.all((lo <= truth_r) & (truth_r <= hi))
-        tau = np.median(pf["process_tau"].values[:, g], 0)
-        assert np.all(np.abs(tau / [c.tau_contact, v["tau_ct"], v["tau_d"]] - 1) < 0.05)
+        tau = pf["process_tau"].values[:, g]
+        truth_tau = np.array([c.tau_contact, v["tau_ct"], v["tau_d"]])
+        # tau_D rests on the lowest decade of the spectrum (0.2 % noise): within 10 %
+        assert np.all(np.abs(np.median(tau, 0) / truth_tau - 1) < [0.03, 0.03, 0.10])
+        lo, hi = np.percentile(tau, [2.5, 97.5], axis=0)
+        assert np.all((lo <= truth_tau) & (truth_tau <= hi))
         assert abs(np.median(pf["process_phi"].values[:, g, 1]) - c.phi_ct) < 0.02
         assert abs(np.median(pf["r_inf"].values[:, g]) / c.r_se - 1) < 0.03
 

@@ -121,13 +121,23 @@ def fit_processes(
     w = {n: math.exp(v - mx) for n, v in log_ev.items()}
     tot = sum(w.values())
     prob = {n: w[n] / tot for n in names}
-    chosen = max(names, key=lambda n: log_ev[n])
+    best_overall = max(names, key=lambda n: log_ev[n])
+    labelled = [n for n in names if "ambiguous" not in [r for _, r in CANDIDATES[n]]]
+    if not labelled:
+        raise DataError("fit_processes: no candidate with one element per role was compared; "
+                        f"add one of {[n for n in CANDIDATES if 'ambiguous' not in n]}")
+    chosen = max(labelled, key=lambda n: log_ev[n])
     roles = [r for _, r in CANDIDATES[chosen]]
     kinds = [k for k, _ in CANDIDATES[chosen]]
-    # P(label): the probability of the candidates that give an element of this role at all
-    # (the element set is what is uncertain; within a set the roles follow the tau order)
-    p_label = {r: float(sum(prob[n] for n in names if r in [x for _, x in CANDIDATES[n]]))
-               for r in ROLES}
+    # P(label): the probability of the candidates in which an element of this role exists
+    # exactly once (within a set the ZARC roles follow the tau order); a candidate with an
+    # ambiguous element counts against every ZARC role
+    p_label = {}
+    for r in ROLES:
+        p_label[r] = float(sum(prob[n] for n in names
+                               if [x for _, x in CANDIDATES[n]].count(r) == 1
+                               and (r == "diffusion" or "ambiguous" not in
+                                    [x for _, x in CANDIDATES[n]])))
     rng = np.random.default_rng(seed)
     n_g, n_p = len(groups), len(kinds)
     r_inf = np.zeros((n_samples, n_g))
@@ -147,6 +157,13 @@ def fit_processes(
             pr[s, g] = np.exp(u["ln_r"])
             pt[s, g] = u["tau"]
             pp[s, g] = u["phi"]
+        # roles follow the tau order of the ZARCs at the mode (an optimiser may have swapped
+        # two elements between their starts): permute the ZARC slots of this group's draws
+        u0 = m.unpack(f["theta"])
+        zs = [j for j, k in enumerate(kinds) if k == "zarc"]
+        perm = np.arange(n_p)
+        perm[zs] = np.array(zs)[np.argsort(u0["tau"][zs])]
+        pr[:, g], pt[:, g], pp[:, g] = pr[:, g][:, perm], pt[:, g][:, perm], pp[:, g][:, perm]
         rmse[groups[g][2]] = f["rmse_rel"]
     labels = [f"{r}" if roles.count(r) == 1 else f"{r}_{roles[:j + 1].count(r)}"
               for j, r in enumerate(roles)]
@@ -175,6 +192,7 @@ def fit_processes(
         "drtbayes_kind": "process_fit",
         "cell_type": "symmetric",
         "model": chosen,
+        "model_best_evidence": best_overall,
         "model_log_evidence": json.dumps(log_ev),
         "model_probability": json.dumps(prob),
         "p_label": json.dumps(p_label),

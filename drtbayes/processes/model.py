@@ -16,8 +16,9 @@ instantaneous (SE layer, counter electrode, contact processes complete before th
 Parameters (unconstrained vector per group of spectra that share design and SOC)
 --------------------------------------------------------------------------------
 ``[ln r_inf, (ln L), per process: ln R, ln tau, (z_phi for a ZARC)]`` then, when the group holds
-several cells, per cell deviations of ``ln r_inf`` and every ``ln R`` (a pooled model: the
-design-level values are the group's, cells deviate with sd ``cell_sd``). ``phi = 0.3 + 0.7 /
+several cells, per cell deviations of ``ln r_inf``, every ``ln R`` and every ``ln tau`` (a
+pooled model: the design-level values are the group's, cells deviate with sd ``cell_sd``; the
+ZARC exponents are shared). ``phi = 0.3 + 0.7 /
 (1 + exp(-z_phi))``. For the Warburg, R is the DC ladder resistance R_diff (= R_W / 3) and tau
 is tau_D (= L^2 / D); its capacitor tau_D / R_W is the intercalation capacity.
 """
@@ -39,8 +40,11 @@ CANDIDATES: dict[str, tuple[tuple[str, str], ...]] = {
     "ct+diffusion": (("zarc", "charge_transfer"), ("warburg", "diffusion")),
     "contact+ct+diffusion": (("zarc", "contact"), ("zarc", "charge_transfer"),
                              ("warburg", "diffusion")),
-    "2contact+ct+diffusion": (("zarc", "contact"), ("zarc", "contact"),
-                              ("zarc", "charge_transfer"), ("warburg", "diffusion")),
+    # a fourth element: which of the two slower ZARCs is charge transfer is then ambiguous;
+    # the split uses the best candidate with one element per role, and this one's evidence
+    # lowers P(label)
+    "contact+2zarc+diffusion": (("zarc", "contact"), ("zarc", "ambiguous"),
+                                ("zarc", "ambiguous"), ("warburg", "diffusion")),
     "contact+ct": (("zarc", "contact"), ("zarc", "charge_transfer")),
 }
 PHI_LO, PHI_SPAN = 0.3, 0.7
@@ -64,7 +68,7 @@ class ProcessModel:
     @property
     def n_params(self) -> int:
         """Length of the whole vector (group part plus cell deviations)."""
-        dev = (1 + len(self.kinds)) * self.n_cells if self.n_cells > 1 else 0
+        dev = (1 + 2 * len(self.kinds)) * self.n_cells if self.n_cells > 1 else 0
         return self.n_group + dev
 
     def unpack(self, theta: np.ndarray) -> dict:
@@ -85,7 +89,7 @@ class ProcessModel:
                 phi.append(1.0 if k == "rc" else math.nan)
                 i += 2
         out["ln_r"], out["tau"], out["phi"] = np.array(ln_r), np.array(tau), np.array(phi)
-        nd = 1 + len(self.kinds)
+        nd = 1 + 2 * len(self.kinds)
         if self.n_cells > 1:
             out["dev"] = theta[i:i + nd * self.n_cells].reshape(self.n_cells, nd)
         else:
@@ -99,9 +103,10 @@ class ProcessModel:
         out = np.empty((p["dev"].shape[0], frequency_hz.size), complex)
         for c, dev in enumerate(p["dev"]):
             z = math.exp(p["ln_r_inf"] + dev[0]) + 1j * w * p["l_h"]
+            n = len(self.kinds)
             for j, k in enumerate(self.kinds):
                 z = z + pe.process_impedance(k, frequency_hz, math.exp(p["ln_r"][j] + dev[1 + j]),
-                                             p["tau"][j], p["phi"][j])
+                                             p["tau"][j] * math.exp(dev[1 + n + j]), p["phi"][j])
             out[c] = z
         return out
 

@@ -45,7 +45,7 @@ DEFAULTS = {
     "n_eis_draws": 8, "tau_d_min_s": 5.0, "tau_d_max_s": 1e5, "tau_d_per_decade": 20,
     "tau_d_extra_sd_ln": 1.0, "prior_rel_sd": 1.0, "weak_precision": 1e-8,
     "identified_width_dec": 1.0,
-    "tau_ct_shift_sd_ln": 0.3, "tau_ct_iterations": 4,
+    "tau_ct_shift_sd_ln": 0.3, "tau_ct_iterations": 4, "history_pulses": 3,
 }
 
 
@@ -122,7 +122,10 @@ def _design(tt: np.ndarray, p: dict, eis: dict, tau_ct: np.ndarray, tau_d_grid: 
     dur = t_off - t_on
     on = ((tt >= t_on) & (tt < t_off)).astype(float)
     q = i_ma * np.clip(tt - t_on, 0.0, dur)
-    base = [np.ones_like(tt), (tt - t_on) / 1000.0, q / 100.0, i_ma * on]
+    # OCV(q) to second order: over a long pulse at low SOC the OCV curve bends enough (mV)
+    # to bias a linear b q(t) by ~1 % of the overpotential; q^2 is constant after the pulse,
+    # so the rest still tells it from the diffusion relaxation
+    base = [np.ones_like(tt), (tt - t_on) / 1000.0, q / 100.0, i_ma * on, (q / 100.0) ** 2]
     roles, kinds = eis["roles"], eis["kinds"]
     # contact processes the sampling sees get their own column (at their median tau/phi)
     extra = []
@@ -144,8 +147,13 @@ def _design(tt: np.ndarray, p: dict, eis: dict, tau_ct: np.ndarray, tau_d_grid: 
                   / (2 * h))
     c3 = [i_ma * pe.pulse_column("warburg", tt, t_on, t_off, td) for td in tau_d_grid] if dj \
         else []
-    return {"a": np.column_stack(base + c2 + e2 + c3), "nb": len(base), "extra": extra,
-            "ct": ct, "dj": dj, "n_s": len(c2), "dur": dur}
+    # the earlier pulses' diffusion is still relaxing when tau_D is comparable to the rest:
+    # their summed response, with its own coefficient (~ their R_diff), is one more column
+    hist = p.get("history", [])
+    c4 = [sum(ih * 1e3 * pe.pulse_column("warburg", tt, a0, a1, td) for a0, a1, ih in hist)
+          for td in tau_d_grid] if (dj and hist) else []
+    return {"a": np.column_stack(base + c2 + e2 + c3 + c4), "nb": len(base), "extra": extra,
+            "ct": ct, "dj": dj, "n_s": len(c2), "dur": dur, "hist": bool(c4)}
 
 
 def _posterior(des: dict, y_mv: np.ndarray, eis: dict, cfg: dict, tau_d_grid: np.ndarray,
@@ -165,6 +173,8 @@ def _posterior(des: dict, y_mv: np.ndarray, eis: dict, cfg: dict, tau_d_grid: np
                 c += [nb + s, nb + n_s + s]
             if dj:
                 c.append(nb + 2 * n_s + g)
+            if des["hist"]:
+                c.append(nb + 2 * n_s + n_g + g)
             cols.append(c)
     cols = np.array(cols)
     gram = gram_all[cols[:, :, None], cols[:, None, :]]
@@ -249,7 +259,7 @@ def _fit_pulse(tt: np.ndarray, y_mv: np.ndarray, p: dict, eis: dict, cfg: dict,
     s_idx, g_idx = pick // n_g, pick % n_g
     r1 = beta[:, 3].copy()
     for e, j in enumerate(des["extra"]):
-        r1 += beta[:, 4 + e] * float(pe.step_fraction(kinds[j], np.array([dur]),
+        r1 += beta[:, 5 + e] * float(pe.step_fraction(kinds[j], np.array([dur]),
                                                       float(np.median(eis["tau"][:, j])),
                                                       float(np.median(eis["phi"][:, j])))[0])
     out = {"R1": r1, "R2": np.zeros(n_samples), "R3": np.zeros(n_samples),
@@ -401,9 +411,14 @@ def _split_record(rec: xr.Dataset, pfit: xr.Dataset, cfg: dict, tau_d_grid: np.n
     rmse, noise, ident = np.zeros(n_p), np.zeros(n_p), np.zeros(n_p, bool)
     notes = np.full(n_p, "", dtype=object)
     plist = []
+    t_s = np.asarray(pulses["t_start"].values, float)
+    t_e = np.asarray(pulses["t_end"].values, float)
+    i_p = np.asarray(pulses["current_a"].values, float)
+    n_hist = int(cfg["history_pulses"])
     for row, i in enumerate(keep):
         p = {k: float(pulses[k].values[i]) for k in ("t_start", "t_end", "t_rest_end", "soc",
                                                        "current_a", "rest_s")}
+        p["history"] = [(t_s[k], t_e[k], i_p[k]) for k in range(max(0, i - n_hist), i)]
         p["kind"] = str(pulses["kind"].values[i])
         p.update(_pulse_window(t, cur, p, wcfg))
         idx = p["idx"]
