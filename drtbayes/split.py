@@ -256,6 +256,7 @@ def split_gitt(
     preset: str | dict = "gitt-split",
     method: str = "bands",
     processes: xr.Dataset | None = None,
+    process_settings: dict | None = None,
 ) -> xr.Dataset:
     """Split every GITT pulse resistance into R1 / R2 / R3 with posterior draws.
 
@@ -292,6 +293,8 @@ def split_gitt(
     processes
         The process fit (:func:`drtbayes.processes.fit_processes`) for ``method="processes"``;
         ``bands`` may be that fit instead.
+    process_settings
+        Overrides of :data:`drtbayes.processes.pulse.DEFAULTS` (``FAST`` for long records).
 
     Returns
     -------
@@ -322,7 +325,7 @@ def split_gitt(
         pfit = processes if processes is not None else bands
         out = split_pulses(gitt, pfit, capacity_mah=capacity_mah, area_cm2=area_cm2,
                            n_samples=400 if n_samples is None else int(n_samples), seed=seed,
-                           progress=progress)
+                           progress=progress, settings=process_settings)
         return out.assign_coords(method="processes").assign_attrs(split_method="processes")
     cfg, toml_text = _load_preset(preset)
     n_samples = int(n_samples if n_samples is not None else cfg["sampling"]["n_samples"])

@@ -109,7 +109,7 @@ def _zarc_row(i: int) -> FloatArray:
     return _zarc_fraction(10.0 ** _LOGX, float(_PHI[i]))
 
 
-def step_fraction(kind: str, dt_s: ArrayLike, tau_s: float, phi: float = 1.0) -> FloatArray:
+def step_fraction(kind: str, dt_s: ArrayLike, tau_s: ArrayLike, phi: float = 1.0) -> FloatArray:
     """Return the unit current-step response u(dt) of a process (0 for dt <= 0, 1 at inf).
 
     Parameters
@@ -119,7 +119,8 @@ def step_fraction(kind: str, dt_s: ArrayLike, tau_s: float, phi: float = 1.0) ->
     dt_s
         Times since the step, s.
     tau_s
-        The element's time constant (tau_D for the Warburg), s.
+        The element's time constant (tau_D for the Warburg), s; broadcast against ``dt_s``
+        (e.g. times (n, 1) against a tau grid (G,) give (n, G)).
     phi
         ZARC exponent (ignored otherwise).
 
@@ -128,20 +129,21 @@ def step_fraction(kind: str, dt_s: ArrayLike, tau_s: float, phi: float = 1.0) ->
     numpy.ndarray
         Fraction of the element's DC resistance developed after ``dt_s``.
     """
-    dt = np.asarray(dt_s, float)
-    out = np.zeros_like(dt)
+    dt, tau = np.broadcast_arrays(np.asarray(dt_s, float), np.asarray(tau_s, float))
+    out = np.zeros(dt.shape)
     on = dt > 0
     if not on.any():
         return out
-    lx = np.log10(dt[on] / tau_s)
+    x = dt[on] / tau[on]
     if kind == "rc" or (kind == "zarc" and phi >= PHI_RC):
-        out[on] = -np.expm1(-dt[on] / tau_s)
+        out[on] = -np.expm1(-x)
         return out
+    lx = np.log10(x)
     if kind == "warburg":
-        small = lx < _LOGX[0]
         v = np.interp(lx, _LOGX, _warburg_table(), right=1.0)
         # below the table the sqrt(t) law is exact
-        v[small] = 6.0 * np.sqrt(10.0 ** lx[small] / math.pi)
+        small = lx < _LOGX[0]
+        v[small] = 6.0 * np.sqrt(x[small] / math.pi)
         out[on] = v
         return out
     if kind != "zarc":
@@ -154,7 +156,7 @@ def step_fraction(kind: str, dt_s: ArrayLike, tau_s: float, phi: float = 1.0) ->
     return out
 
 
-def pulse_column(kind: str, t_s: ArrayLike, t_on_s: float, t_off_s: float, tau_s: float,
+def pulse_column(kind: str, t_s: ArrayLike, t_on_s: float, t_off_s: float, tau_s: ArrayLike,
                  phi: float = 1.0) -> FloatArray:
     """Return the response to a unit rectangular current pulse of a unit-resistance element.
 

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import numpy as np
 import xarray as xr
 
+from .._threads import one_blas_thread
 from ..errors import DataError
 from .fast import fit_group_laplace
 from .model import CANDIDATES, ROLES, candidate
@@ -113,9 +114,10 @@ def fit_processes(
         for _d, _s, idx in groups:
             m = candidate(name, inductance=inductance, n_cells=idx.size)
             keep = np.any(np.isfinite(z[idx]), axis=0)
-            fits[name].append({"model": m, "keep": keep,
-                               **fit_group_laplace(m, freq[keep], z[idx][:, keep],
-                                                   cell_sd=cell_sd)})
+            # one BLAS thread: an optimiser amplifies the last bits of threaded sums
+            with one_blas_thread():
+                fit = fit_group_laplace(m, freq[keep], z[idx][:, keep], cell_sd=cell_sd)
+            fits[name].append({"model": m, "keep": keep, **fit})
     log_ev = {n: float(sum(f["log_evidence"] for f in fits[n])) for n in names}
     mx = max(log_ev.values())
     w = {n: math.exp(v - mx) for n, v in log_ev.items()}

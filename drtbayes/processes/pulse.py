@@ -36,17 +36,23 @@ from datetime import UTC, datetime
 import numpy as np
 import xarray as xr
 
+from .._threads import one_blas_thread
 from ..errors import DataError, NoPulsesError
 from . import elements as pe
 
 COMPONENTS = ("R1", "R2", "R3", "total")
 DEFAULTS = {
     "pre_rest_s": 600.0, "skip_after_step_s": 1e-4, "max_fit_points": 320,
-    "n_eis_draws": 8, "tau_d_min_s": 5.0, "tau_d_max_s": 1e5, "tau_d_per_decade": 20,
+    "n_eis_draws": 8, "tau_d_min_s": 5.0, "tau_d_max_s": 1e5, "tau_d_per_decade": 10,
     "tau_d_extra_sd_ln": 1.0, "prior_rel_sd": 1.0, "weak_precision": 1e-8,
     "identified_width_dec": 1.0,
     "tau_ct_shift_sd_ln": 0.3, "tau_ct_iterations": 4, "history_pulses": 3,
+    "phi_ct_shift_sd": 0.03, "tau_d_fine": 25,
 }
+
+#: settings for long records (thousands of pulses): fewer EIS draws carried per pulse, one
+#: tau_ct refinement step, a coarser tau_D grid
+FAST = {"n_eis_draws": 3, "tau_ct_iterations": 1, "tau_d_per_decade": 5, "tau_d_fine": 11}
 
 
 class ProcessTable:
@@ -103,15 +109,15 @@ def _gauss_batch(gram: np.ndarray, xty: np.ndarray, yty: float, n: int, sigma2: 
     chol = np.linalg.cholesky(h)
     mean = np.linalg.solve(h, rhs[..., None])[..., 0]
     logdet_h = 2.0 * np.sum(np.log(np.diagonal(chol, axis1=-2, axis2=-1)), axis=-1)
-    logdet_p = np.linalg.slogdet(prec)[1]
+    logdet_p = np.linalg.slogdet(prec[:1])[1]  # the prior is the same for every member
     quad = (yty / sigma2 + np.einsum("...i,...ij,...j->...", mu0, prec, mu0)
             - np.einsum("...i,...ij,...j->...", mean, h, mean))
     ev = 0.5 * (logdet_p - logdet_h - quad - n * math.log(2 * math.pi * sigma2))
     return mean, chol, ev
 
 
-def _design(tt: np.ndarray, p: dict, eis: dict, tau_ct: np.ndarray, tau_d_grid: np.ndarray
-            ) -> dict:
+def _design(tt: np.ndarray, p: dict, eis: dict, tau_ct: np.ndarray, phi_ct: np.ndarray,
+            tau_d_grid: np.ndarray) -> dict:
     """Build the columns of one pulse (all x I in mA).
 
     Base [V0, drift, b, R1, contact...], per EIS draw the ZARC column and its derivative in
@@ -137,27 +143,34 @@ def _design(tt: np.ndarray, p: dict, eis: dict, tau_ct: np.ndarray, tau_d_grid: 
                                                float(np.median(eis["phi"][:, j]))))
     ct = [j for j, r in enumerate(roles) if r == "charge_transfer"]
     dj = [j for j, r in enumerate(roles) if r == "diffusion"]
-    c2, e2 = [], []
-    h = 0.05
+    c2, e2, f2 = [], [], []
+    h, hp = 0.05, 0.01
     for s in range(tau_ct.size if ct else 0):
-        k, phi = kinds[ct[0]], eis["phi"][s, ct[0]]
-        c2.append(i_ma * pe.pulse_column(k, tt, t_on, t_off, tau_ct[s], phi))
-        e2.append(i_ma * (pe.pulse_column(k, tt, t_on, t_off, tau_ct[s] * math.exp(h), phi)
-                          - pe.pulse_column(k, tt, t_on, t_off, tau_ct[s] * math.exp(-h), phi))
-                  / (2 * h))
-    c3 = [i_ma * pe.pulse_column("warburg", tt, t_on, t_off, td) for td in tau_d_grid] if dj \
-        else []
-    # the earlier pulses' diffusion is still relaxing when tau_D is comparable to the rest:
-    # their summed response, with its own coefficient (~ their R_diff), is one more column
+        k, phi, tau = kinds[ct[0]], float(phi_ct[s]), float(tau_ct[s])
+
+        def col(tau: float, phi: float, k: str = k) -> np.ndarray:
+            return i_ma * pe.pulse_column(k, tt, t_on, t_off, tau, phi)
+
+        c2.append(col(tau, phi))
+        e2.append((col(tau * math.exp(h), phi) - col(tau * math.exp(-h), phi)) / (2 * h))
+        p_lo, p_hi = max(phi - hp, 0.3), min(phi + hp, 1.0)
+        f2.append((col(tau, p_hi) - col(tau, p_lo)) / (p_hi - p_lo))
+    blocks = [np.column_stack(base + c2 + e2 + f2)]
     hist = p.get("history", [])
-    c4 = [sum(ih * 1e3 * pe.pulse_column("warburg", tt, a0, a1, td) for a0, a1, ih in hist)
-          for td in tau_d_grid] if (dj and hist) else []
-    return {"a": np.column_stack(base + c2 + e2 + c3 + c4), "nb": len(base), "extra": extra,
-            "ct": ct, "dj": dj, "n_s": len(c2), "dur": dur, "hist": bool(c4)}
+    if dj:
+        t2, g2 = tt[:, None], tau_d_grid[None, :]
+        blocks.append(i_ma * pe.pulse_column("warburg", t2, t_on, t_off, g2))
+        # the earlier pulses' diffusion is still relaxing when tau_D is comparable to the
+        # rest: their summed response, with its own coefficient (~ their R_diff), is a column
+        if hist:
+            blocks.append(sum(ih * 1e3 * pe.pulse_column("warburg", t2, a0, a1, g2)
+                              for a0, a1, ih in hist))
+    return {"a": np.column_stack(blocks), "nb": len(base), "extra": extra,
+            "ct": ct, "dj": dj, "n_s": len(c2), "dur": dur, "hist": bool(dj and hist)}
 
 
 def _posterior(des: dict, y_mv: np.ndarray, eis: dict, cfg: dict, tau_d_grid: np.ndarray,
-               n_tt: int) -> dict:
+               n_tt: int, sigma2: float | None = None) -> dict:
     """Gaussian posterior of every (EIS draw, tau_D) combination and its log evidence."""
     a, nb, n_s = des["a"], des["nb"], des["n_s"]
     ct, dj = des["ct"], des["dj"]
@@ -170,11 +183,11 @@ def _posterior(des: dict, y_mv: np.ndarray, eis: dict, cfg: dict, tau_d_grid: np
         for g in range(n_g):
             c = list(range(nb))
             if ct:
-                c += [nb + s, nb + n_s + s]
+                c += [nb + s, nb + n_s + s, nb + 2 * n_s + s]
             if dj:
-                c.append(nb + 2 * n_s + g)
+                c.append(nb + 3 * n_s + g)
             if des["hist"]:
-                c.append(nb + 2 * n_s + n_g + g)
+                c.append(nb + 3 * n_s + n_g + g)
             cols.append(c)
     cols = np.array(cols)
     gram = gram_all[cols[:, :, None], cols[:, None, :]]
@@ -190,16 +203,20 @@ def _posterior(des: dict, y_mv: np.ndarray, eis: dict, cfg: dict, tau_d_grid: np
         mu0[:, k] = mu
         # coefficient of d u / d ln tau_ct = R_ct x (shift of ln tau_ct from the EIS value)
         prec[:, k + 1, k + 1] = 1.0 / (mu * float(cfg["tau_ct_shift_sd_ln"])) ** 2
-        k += 2
+        # ... and of d u / d phi = R_ct x (shift of phi)
+        prec[:, k + 2, k + 2] = 1.0 / (mu * float(cfg["phi_ct_shift_sd"])) ** 2
+        k += 3
     d_seen = bool(dj) and eis["diffusion_seen"]
     if d_seen:
         mu = 0.5 * np.median(eis["r"][:, dj[0]])
         prec[:, k, k] = 1.0 / (rel * mu) ** 2
         mu0[:, k] = mu
-    # noise: from the least-squares residual of the best-fitting combination
-    sol = np.linalg.solve(gram + 1e-9 * np.eye(m), xty[..., None])[..., 0]
-    rss = yty - np.einsum("bi,bi->b", sol, xty)
-    sigma2 = max(float(np.min(rss)) / max(n_tt - m, 1), 1e-12)
+    if sigma2 is None:
+        # noise: from the least-squares residual of the best-fitting combination (once per
+        # pulse; later passes reuse it)
+        sol = np.linalg.solve(gram + 1e-9 * np.eye(m), xty[..., None])[..., 0]
+        rss = yty - np.einsum("bi,bi->b", sol, xty)
+        sigma2 = max(float(np.min(rss)) / max(n_tt - m, 1), 1e-12)
     mean, chol, ev = _gauss_batch(gram, xty, yty, n_tt, sigma2, prec, mu0)
     ev = ev.reshape(n_s1, n_g)
     if d_seen:
@@ -223,28 +240,48 @@ def _fit_pulse(tt: np.ndarray, y_mv: np.ndarray, p: dict, eis: dict, cfg: dict,
     kinds = eis["kinds"]
     ct_idx = [j for j, r in enumerate(eis["roles"]) if r == "charge_transfer"]
     tau_ct = eis["tau"][:, ct_idx[0]].copy() if ct_idx else np.zeros(0)
-    for _ in range(int(cfg["tau_ct_iterations"])):
-        des = _design(tt, p, eis, tau_ct, tau_d_grid)
-        post = _posterior(des, y_mv, eis, cfg, tau_d_grid, tt.size)
+    phi_ct = eis["phi"][:, ct_idx[0]].copy() if ct_idx else np.zeros(0)
+    # the refinement runs on the EIS median draw only (index 0 after the sort below) and, after
+    # a first look over the coarse tau_D grid, at the best tau_D only: cost, not accuracy
+    med = int(np.argsort(tau_ct)[tau_ct.size // 2]) if ct_idx else 0
+    grid = tau_d_grid
+    sigma2 = None
+    for it in range(int(cfg["tau_ct_iterations"]) + 1):
+        one = {**eis, "tau": eis["tau"][med:med + 1], "phi": eis["phi"][med:med + 1]}
+        des = _design(tt, p, one, tau_ct[med:med + 1], phi_ct[med:med + 1], grid)
+        post = _posterior(des, y_mv, one, cfg, grid, tt.size,
+                          sigma2=None if it == 0 else sigma2)
+        sigma2 = post["sigma2"]
+        best = np.unravel_index(int(np.argmax(post["ev"])), post["ev"].shape)
+        if it == 0 and des["dj"]:
+            coarse = post
+            grid = tau_d_grid[best[1]:best[1] + 1]
+            best = (best[0], 0)
+            if not ct_idx:
+                break
+            continue
         if not ct_idx:
             break
-        best = np.unravel_index(int(np.argmax(post["ev"])), post["ev"].shape)
         b = post["mean"][best[0] * post["n_g"] + best[1]]
-        shift = float(b[des["nb"] + 1] / b[des["nb"]]) if b[des["nb"]] > 0 else 0.0
-        shift = float(np.clip(shift, -0.5, 0.5))
-        if abs(shift) < 0.005:
-            break
+        nb = des["nb"]
+        ok = b[nb] > 0
+        shift = float(np.clip(b[nb + 1] / b[nb], -0.5, 0.5)) if ok else 0.0
+        d_phi = float(np.clip(b[nb + 2] / b[nb], -0.1, 0.1)) if ok else 0.0
         tau_ct = tau_ct * math.exp(shift)
+        phi_ct = np.clip(phi_ct + d_phi, 0.3, 1.0)
+        if abs(shift) < 0.005 and abs(d_phi) < 0.002:
+            break
     if des["dj"]:
         # the coarse tau_D grid is far wider than a well-identified posterior: refine it
-        # over the part holding the mass (one coarse step either side), 41 points
-        w = np.exp(post["ev"] - post["ev"].max()).sum(axis=0)
+        # over the part holding the mass of the first look (two coarse steps either side,
+        # as tau_ct was refined since), with all EIS draws
+        w = np.exp(coarse["ev"] - coarse["ev"].max()).sum(axis=0)
         live = np.flatnonzero(w > 1e-8 * w.max())
-        lo = tau_d_grid[max(live[0] - 1, 0)]
-        hi = tau_d_grid[min(live[-1] + 1, tau_d_grid.size - 1)]
-        tau_d_grid = np.exp(np.linspace(math.log(lo), math.log(hi), 41))
-        des = _design(tt, p, eis, tau_ct, tau_d_grid)
-        post = _posterior(des, y_mv, eis, cfg, tau_d_grid, tt.size)
+        lo = tau_d_grid[max(live[0] - 2, 0)]
+        hi = tau_d_grid[min(live[-1] + 2, tau_d_grid.size - 1)]
+        tau_d_grid = np.exp(np.linspace(math.log(lo), math.log(hi), int(cfg["tau_d_fine"])))
+    des = _design(tt, p, eis, tau_ct, phi_ct, tau_d_grid)
+    post = _posterior(des, y_mv, eis, cfg, tau_d_grid, tt.size)
     nb, dur = des["nb"], des["dur"]
     n_s, n_g, ev = post["n_s"], post["n_g"], post["ev"]
     wg = np.exp(ev - ev.max(axis=1, keepdims=True))
@@ -268,19 +305,22 @@ def _fit_pulse(tt: np.ndarray, y_mv: np.ndarray, p: dict, eis: dict, cfg: dict,
     k = nb
     if ct_idx:
         j = ct_idx[0]
-        h = 0.05
-        frac, dfrac = np.zeros(n_s), np.zeros(n_s)
+        h, hp = 0.05, 0.01
+        frac, dfrac, pfrac = np.zeros(n_s), np.zeros(n_s), np.zeros(n_s)
         for s in range(n_s):
-            def u(tau: float, s: int = s) -> float:
-                return float(pe.step_fraction(kinds[j], np.array([dur]), tau,
-                                              eis["phi"][s, j])[0])
-            frac[s] = u(tau_ct[s])
-            dfrac[s] = (u(tau_ct[s] * math.exp(h)) - u(tau_ct[s] * math.exp(-h))) / (2 * h)
+            def u(tau: float, phi: float) -> float:
+                return float(pe.step_fraction(kinds[j], np.array([dur]), tau, phi)[0])
+            t_s, f_s = float(tau_ct[s]), float(phi_ct[s])
+            frac[s] = u(t_s, f_s)
+            dfrac[s] = (u(t_s * math.exp(h), f_s) - u(t_s * math.exp(-h), f_s)) / (2 * h)
+            p_lo, p_hi = max(f_s - hp, 0.3), min(f_s + hp, 1.0)
+            pfrac[s] = (u(t_s, p_hi) - u(t_s, p_lo)) / (p_hi - p_lo)
         out["r_ct"] = beta[:, k]
-        out["R2"] = beta[:, k] * frac[s_idx] + beta[:, k + 1] * dfrac[s_idx]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            out["tau_ct"] = tau_ct[s_idx] * np.exp(beta[:, k + 1] / beta[:, k])
-        k += 2
+        out["R2"] = (beta[:, k] * frac[s_idx] + beta[:, k + 1] * dfrac[s_idx]
+                     + beta[:, k + 2] * pfrac[s_idx])
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            out["tau_ct"] = tau_ct[s_idx] * np.exp(np.clip(beta[:, k + 1] / beta[:, k], -3, 3))
+        k += 3
     if des["dj"]:
         frac_d = np.array([pe.step_fraction("warburg", np.array([dur]), td)[0]
                            for td in tau_d_grid])
@@ -347,8 +387,11 @@ def split_pulses(
     parts = []
     for rec, ss in zip(records, np.random.SeedSequence(seed).spawn(len(records)), strict=True):
         t0 = time.perf_counter()
-        part = _split_record(rec, pfit, cfg, tau_d_grid, capacity_mah, area_cm2, n_samples,
-                             np.random.default_rng(ss))
+        # one BLAS thread: same numbers whatever the environment (drtbayes._threads), and the
+        # small products here are slower when threads compete for the cores
+        with one_blas_thread():
+            part = _split_record(rec, pfit, cfg, tau_d_grid, capacity_mah, area_cm2,
+                                 n_samples, np.random.default_rng(ss))
         parts.append(part)
         if progress:
             print(f"split {part.attrs['design']}/{part.attrs['cell']}: {part.sizes['pulse']} "
@@ -420,7 +463,12 @@ def _split_record(rec: xr.Dataset, pfit: xr.Dataset, cfg: dict, tau_d_grid: np.n
                                                        "current_a", "rest_s")}
         p["history"] = [(t_s[k], t_e[k], i_p[k]) for k in range(max(0, i - n_hist), i)]
         p["kind"] = str(pulses["kind"].values[i])
-        p.update(_pulse_window(t, cur, p, wcfg))
+        # the band method's window, found within this pulse's slice of the record (its mask
+        # over the whole record would make the split quadratic in the number of pulses)
+        lo = int(np.searchsorted(t, p["t_start"] - cfg["pre_rest_s"], side="left"))
+        hi = int(np.searchsorted(t, p["t_rest_end"], side="left"))
+        w = _pulse_window(t[lo:hi], cur[lo:hi], p, wcfg)
+        p.update(w, idx=w["idx"] + lo)
         idx = p["idx"]
         tt = t[idx]
         pre = tt < p["t_start"]
