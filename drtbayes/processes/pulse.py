@@ -282,6 +282,18 @@ def _fit_pulse(tt: np.ndarray, y_mv: np.ndarray, p: dict, eis: dict, cfg: dict,
         tau_d_grid = np.exp(np.linspace(math.log(lo), math.log(hi), int(cfg["tau_d_fine"])))
     des = _design(tt, p, eis, tau_ct, phi_ct, tau_d_grid)
     post = _posterior(des, y_mv, eis, cfg, tau_d_grid, tt.size)
+    for _ in range(3 if des["dj"] else 0):
+        # zoom while the posterior of tau_D is narrower than a few grid steps (a grid coarser
+        # than the posterior gives intervals that miss the truth between two grid points)
+        w = np.exp(post["ev"] - post["ev"].max()).sum(axis=0)
+        live = np.flatnonzero(w > 1e-3 * w.max())
+        if live[-1] - live[0] >= 6 or tau_d_grid.size < 3:
+            break
+        lo = tau_d_grid[max(live[0] - 1, 0)]
+        hi = tau_d_grid[min(live[-1] + 1, tau_d_grid.size - 1)]
+        tau_d_grid = np.exp(np.linspace(math.log(lo), math.log(hi), int(cfg["tau_d_fine"])))
+        des = _design(tt, p, eis, tau_ct, phi_ct, tau_d_grid)
+        post = _posterior(des, y_mv, eis, cfg, tau_d_grid, tt.size)
     nb, dur = des["nb"], des["dur"]
     n_s, n_g, ev = post["n_s"], post["n_g"], post["ev"]
     wg = np.exp(ev - ev.max(axis=1, keepdims=True))
