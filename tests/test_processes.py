@@ -146,3 +146,56 @@ def test_split_method_is_checked():
         split_gitt(rec, pf, method="dft")
     with pytest.raises(DataError, match="process fit"):
         split_gitt(rec, pf.assign_attrs(drtbayes_kind="bands"), method="processes")
+
+
+def test_fig_s7_check_finds_the_counter_electrode():
+    """GITT total - (EIS r_inf + half the symmetric polarisation at t_p) = counter electrode."""
+    c = pc.Circuit()  # SOC-independent: the check is not confounded by carrying EIS in SOC
+    pf = fit_processes(pc.spectra(c, socs=(50.0,)), candidates=ONE)
+    rec, _ = pc.gitt(c, n_pulses=3)
+    sp = split_gitt(rec, pf, method="processes", n_samples=400, seed=3)
+    diff = np.median(sp["resistance"].sel(component="total").values
+                     - sp["s7_eis_total"].values, axis=1)
+    # the EIS cells (factors 1.0, 1.04) and the GITT cell (1.02) differ by ~1 % of ~45 ohm
+    assert np.all(np.abs(diff - c.r_ce) < 0.6)
+    assert sp["s7_consistent"].values.all()
+
+
+def test_physical_truth_study_fast():
+    """One fast study of drtbayes.simulate_physical (independent truth), both designs, 1 cell."""
+    import json
+    import tempfile
+    import tomllib
+    from pathlib import Path
+
+    from drtbayes.io import read_gitt, read_spectrum
+    from drtbayes.simulate_physical import simulate_physical_study
+
+    with tempfile.TemporaryDirectory() as tmp:
+        d = Path(tmp)
+        simulate_physical_study(d, seed=0, fast=True, n_cells_per_design=1)
+        st = tomllib.loads((d / "study.toml").read_text())
+        truth = json.loads((d / "truth.json").read_text())
+        sp = [read_spectrum(d / e["file"], design=c["design"], cell=c["cell"], soc=e["soc"])
+              for c in st["cells"] for e in c["eis"]]
+        pf = fit_processes(sp, seed=0)
+        assert pf.attrs["model"] == "contact+ct+diffusion"
+        socs = np.array(truth["pulse_soc"])
+        rels, covers = [], []
+        for c in st["cells"]:
+            rec = read_gitt(d / c["gitt"], design=c["design"], cell=c["cell"],
+                            capacity_mah=st["study"]["capacity_mah"])
+            s = split_gitt(rec, pf, method="processes", n_samples=400, seed=0)
+            tr = truth["cells"][c["cell"]]
+            t_list = [dict({k: tr[k][int(np.argmin(np.abs(socs - x)))] for k in COMPS},
+                           soc=float(socs[int(np.argmin(np.abs(socs - x)))]))
+                      for x in s["soc"].values]
+            rel, cover = _scores(s, t_list)
+            rels.append(rel)
+            covers.append(cover)
+    rel, cover = np.concatenate(rels), np.concatenate(covers)
+    assert np.mean(np.abs(rel[:, :3]) < 0.05) >= 0.9
+    assert np.all(np.abs(rel[:, 3]) < 0.02)
+    # 95 % intervals over ~32 pulse SOCs x 3 components: >= 80 % (binomial 2.5 % quantile of
+    # 90 % coverage at this count is ~ 84 %)
+    assert np.mean(cover[:, :3]) >= 0.8

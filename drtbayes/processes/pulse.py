@@ -47,7 +47,7 @@ DEFAULTS = {
     "tau_d_extra_sd_ln": 1.0, "prior_rel_sd": 1.0, "weak_precision": 1e-8,
     "identified_width_dec": 1.0,
     "tau_ct_shift_sd_ln": 0.3, "tau_ct_iterations": 4, "history_pulses": 3,
-    "phi_ct_shift_sd": 0.03, "tau_d_fine": 25,
+    "phi_ct_shift_sd": 0.03, "tau_d_fine": 25, "s7_tolerance": 0.15,
 }
 
 #: settings for long records (thousands of pulses): fewer EIS draws carried per pulse, one
@@ -96,6 +96,35 @@ class ProcessTable:
 
         return {"r": np.exp(lin(self.ln_r)), "tau": np.exp(lin(self.ln_tau)),
                 "phi": lin(self.phi), "r_inf": np.exp(lin(self.ln_r_inf))}
+
+
+def eis_half_cell_total(draws: dict, kinds: Sequence[str], pulse_s: float) -> np.ndarray:
+    """Return the half-cell pulse total the symmetric-cell EIS predicts (paper Fig. S7).
+
+    ``r_inf`` (the SE layer) + half of every process resistance of the symmetric cell as
+    developed at the end of the pulse: SE + 1 x electrode. The counter electrode of the half
+    cell is not in the symmetric cell, so the GITT total exceeds this by its resistance.
+
+    Parameters
+    ----------
+    draws
+        :meth:`ProcessTable.at` output (``r``, ``tau``, ``phi`` (sample, process), ``r_inf``).
+    kinds
+        Element kind of each process.
+    pulse_s
+        Pulse length, s.
+
+    Returns
+    -------
+    numpy.ndarray
+        One prediction per draw, ohm.
+    """
+    out = np.array(draws["r_inf"], float)
+    for j, k in enumerate(kinds):
+        phi = float(np.nanmedian(draws["phi"][:, j])) if k == "zarc" else 1.0
+        u = pe.step_fraction(k, np.array([pulse_s]), draws["tau"][:, j], phi)
+        out = out + 0.5 * draws["r"][:, j] * u
+    return out
 
 
 def _gauss_batch(gram: np.ndarray, xty: np.ndarray, yty: float, n: int, sigma2: float,
@@ -464,6 +493,7 @@ def _split_record(rec: xr.Dataset, pfit: xr.Dataset, cfg: dict, tau_d_grid: np.n
     fit_t = np.full((n_p, n_fit), np.nan)
     fit_q = np.full((3, n_p, n_fit), np.nan)
     rmse, noise, ident = np.zeros(n_p), np.zeros(n_p), np.zeros(n_p, bool)
+    s7_pred = np.full((n_p, n_samples), np.nan)
     notes = np.full(n_p, "", dtype=object)
     plist = []
     t_s = np.asarray(pulses["t_start"].values, float)
@@ -499,6 +529,8 @@ def _split_record(rec: xr.Dataset, pfit: xr.Dataset, cfg: dict, tau_d_grid: np.n
             < 1.0 / (2 * math.pi * table.f_min_hz)
         f = _fit_pulse(tt, y, p, eis, cfg, tau_d_grid, rng, n_samples)
         res[row] = np.stack([f[c] for c in COMPONENTS])
+        s7_pred[row] = rng.permutation(np.resize(
+            eis_half_cell_total(d, table.kinds, p["t_end"] - p["t_start"]), n_samples))
         for k in extra:
             extra[k][row] = f[k]
         resid = y - f["v_fit_mv"]
@@ -554,6 +586,18 @@ def _split_record(rec: xr.Dataset, pfit: xr.Dataset, cfg: dict, tau_d_grid: np.n
                      {"units": "s", "long_name": "charge-transfer tau refined by the pulse"}),
         "tau_d_identified": ("pulse", ident),
         "note": ("pulse", notes),
+        "s7_eis_total": (("pulse", "sample"), s7_pred,
+                         {"units": "ohm", "long_name": "symmetric-cell r_inf + half of its "
+                          "process resistances developed at t_p (paper Fig. S7)"}),
+        "s7_ratio": (("pulse", "sample"), res[:, 3] / s7_pred,
+                     {"long_name": "GITT total / EIS prediction (paper Fig. S7); above 1 by "
+                      "the counter electrode's share"}),
+        "s7_consistent": ("pulse", np.abs(np.median(res[:, 3] / s7_pred, axis=1) - 1.0)
+                          <= float(cfg["s7_tolerance"]),
+                          {"long_name": "median GITT/EIS ratio within s7_tolerance of 1"}),
+        "s7_eis_soc_distance": ("pulse", np.array([float(np.min(np.abs(table.socs - p["soc"])))
+                                                   for p in plist]),
+                                {"units": "%", "long_name": "SOC distance to the nearest EIS"}),
         "fit_rmse_v": ("pulse", rmse, {"units": "V"}),
         "noise_sd_v": ("pulse", noise, {"units": "V"}),
         "first_sample_s": ("pulse", np.array([p["first_sample_s"] for p in plist]),
