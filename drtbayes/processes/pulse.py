@@ -539,7 +539,10 @@ def _split_record(rec: xr.Dataset, pfit: xr.Dataset, cfg: dict, tau_d_grid: np.n
         pick_t = np.unique(np.linspace(0, tt.size - 1, min(n_fit, tt.size)).round().astype(int))
         cols, mean, pick, beta = f["v_draw_idx"]
         sub_d = np.arange(0, n_samples, max(1, n_samples // 100))
-        v = np.stack([f["a"][pick_t][:, cols[pick[s]]] @ beta[s] for s in sub_d], axis=1)
+        # each draw's coefficients scattered into the full column set: one product for all
+        full = np.zeros((f["a"].shape[1], sub_d.size))
+        np.put_along_axis(full, cols[pick[sub_d]].T, beta[sub_d].T, axis=0)
+        v = f["a"][pick_t] @ full
         fit_t[row, :pick_t.size] = tt[pick_t] - p["t_start"]
         fit_q[:, row, :pick_t.size] = (np.percentile(v, [50, 2.5, 97.5], axis=1) * 1e-3
                                        + y_off)
