@@ -40,11 +40,14 @@ COMPONENTS = ("R1", "R2", "R3", "total")
 METHODS = ("bands", "processes")
 
 
-def _split_cell(method: str, rec, bands, fit, kw: dict):
+def _split_cell(method: str, rec, bands, fit, kw: dict, pfit=None):
     """Split one cell with ``method``; None when this drtbayes has no such split method."""
     from drtbayes.split import split_gitt
 
     params = inspect.signature(split_gitt).parameters
+    if method == "processes" and "processes" in params:
+        # the process method takes the process model fitted to the same spectra
+        return split_gitt(rec, bands, method=method, processes=pfit, **kw)
     if method == "bands":
         return split_gitt(rec, bands, **kw)
     if "method" not in params:
@@ -128,6 +131,17 @@ def run_study(setting: str, seed: int, *, fast: bool, n_pulses: int, n_cells: in
     t_fit = time.perf_counter() - t0
     res = {"setting": setting, "seed": seed, "t_simulate_s": t_sim, "t_eis_fit_s": t_fit,
            "true_crossover": truth["crossover_soc"], "methods": {}}
+    pfit = None
+    if "processes" in methods:
+        try:
+            from drtbayes.processes import fit_processes
+        except ImportError:
+            pass
+        else:
+            t0 = time.perf_counter()
+            pfit = fit_processes(inputs["spectra"], seed=seed)
+            res["t_process_fit_s"] = time.perf_counter() - t0
+            res["process_model"] = pfit.attrs["model"]
     for method in methods:
         t0 = time.perf_counter()
         parts = []
@@ -135,7 +149,7 @@ def run_study(setting: str, seed: int, *, fast: bool, n_pulses: int, n_cells: in
             c = next(x for x in study.cells if x.design == design and x.cell == cell)
             kw = dict(capacity_mah=c.capacity_mah, area_cm2=c.area_cm2,
                       policy=study.band_policy, seed=seed + i)
-            part = _split_cell(method, rec, bands, fit, kw)
+            part = _split_cell(method, rec, bands, fit, kw, pfit)
             if part is None:
                 break
             parts.append(part)

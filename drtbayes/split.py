@@ -81,8 +81,11 @@ _REQUIRED = {
 
 
 def _load_preset(name_or_path: str | dict) -> tuple[dict, str]:
-    """The split preset as (dict, toml text), read by :func:`drtbayes.presets.load_preset`
-    (or given as a dict) and checked for the keys this module needs."""
+    """Read the split preset as (dict, toml text).
+
+    Read by :func:`drtbayes.presets.load_preset` (or given as a dict) and checked for the keys
+    this module needs.
+    """
     if isinstance(name_or_path, dict):
         cfg, text = name_or_path, str(name_or_path.get("preset_toml", ""))
     else:
@@ -207,7 +210,7 @@ def _step_response(dt: np.ndarray, tau: np.ndarray) -> np.ndarray:
 
 
 def _pulse_window(t: np.ndarray, cur: np.ndarray, p: dict, cfg: dict) -> dict:
-    """Indices and design columns of one pulse's fit window."""
+    """Return the indices and first sample time of one pulse's fit window."""
     win = cfg["window"]
     t_on, t_off, t_end = p["t_start"], p["t_end"], p["t_rest_end"]
     imax = float(np.max(np.abs(cur)))
@@ -251,8 +254,16 @@ def split_gitt(
     seed: int = 0,
     progress: bool = False,
     preset: str | dict = "gitt-split",
+    method: str = "bands",
+    processes: xr.Dataset | None = None,
+    process_settings: dict | None = None,
 ) -> xr.Dataset:
     """Split every GITT pulse resistance into R1 / R2 / R3 with posterior draws.
+
+    Two estimands, labelled in the output (scalar coord and attr ``split_method``):
+    ``method="bands"`` (the paper's band integral of the pulse DRT, below) and
+    ``method="processes"`` (each process's own exact step response with time constants from
+    the EIS process posterior: :func:`drtbayes.processes.pulse.split_pulses`).
 
     Parameters
     ----------
@@ -276,7 +287,14 @@ def split_gitt(
     progress
         Print a line per cell to stderr.
     preset
-        Split preset name (``gitt-split``), path, or dict.
+        Split preset name (``gitt-split``), path, or dict (band method).
+    method
+        ``"bands"`` or ``"processes"``.
+    processes
+        The process fit (:func:`drtbayes.processes.fit_processes`) for ``method="processes"``;
+        ``bands`` may be that fit instead.
+    process_settings
+        Overrides of :data:`drtbayes.processes.pulse.DEFAULTS` (``FAST`` for long records).
 
     Returns
     -------
@@ -298,6 +316,17 @@ def split_gitt(
     DataError
         Bands without the needed variables or the record's design, unusable records.
     """
+    if method not in ("bands", "processes"):
+        raise DataError(f"split method {method!r}: use 'bands' (band integral of the pulse DRT) "
+                        "or 'processes' (process elements' step responses)")
+    if method == "processes":
+        from .processes.pulse import split_pulses
+
+        pfit = processes if processes is not None else bands
+        out = split_pulses(gitt, pfit, capacity_mah=capacity_mah, area_cm2=area_cm2,
+                           n_samples=400 if n_samples is None else int(n_samples), seed=seed,
+                           progress=progress, settings=process_settings)
+        return out.assign_coords(method="processes").assign_attrs(split_method="processes")
     cfg, toml_text = _load_preset(preset)
     n_samples = int(n_samples if n_samples is not None else cfg["sampling"]["n_samples"])
     if n_samples < 2:
@@ -338,8 +367,9 @@ def split_gitt(
         "n_samples": n_samples,
         "created_utc": datetime.now(UTC).isoformat(timespec="seconds"),
         "band_source": bands.attrs.get("method", ""),
+        "split_method": "bands",
     })
-    return out
+    return out.assign_coords(method="bands")
 
 
 def _version() -> str:
@@ -531,7 +561,7 @@ def _split_record(rec: xr.Dataset, bands: xr.Dataset, cfg: dict, *, capacity_mah
 
 
 def _soc_transfer(bands: xr.Dataset, design: str, policy: str, fraction: float) -> Any:
-    """sd (decades) of the extra spread of log boundaries carried away from the measured SOCs.
+    """Sd (decades) of the extra spread of log boundaries carried away from the measured SOCs.
 
     Bands are measured at a few SOCs only; how a boundary moves in between is not known. The
     spread is ``fraction`` x the change of the median log boundary between the two measured
@@ -558,8 +588,10 @@ def _soc_transfer(bands: xr.Dataset, design: str, policy: str, fraction: float) 
 
 def _fit_pulse(t: np.ndarray, volt: np.ndarray, p: dict, act: np.ndarray, tau_grid: np.ndarray,
                h_ln: float, cfg: dict, log_alpha: float | None = None) -> dict:
-    """Empirical-Bayes fit of one pulse on the grid cells ``act``; returns the fit and the map
-    from parameter draws to the pulse DRT (r0, r_k)."""
+    """Fit one pulse by empirical Bayes on the grid cells ``act``.
+
+    Returns the fit and the map from parameter draws to the pulse DRT (r0, r_k).
+    """
     tau = tau_grid[act]
     tt = t[p["idx"]]
     y_off = float(np.median(volt[p["idx"]][tt < p["t_start"]])) if np.any(
