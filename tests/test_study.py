@@ -24,7 +24,8 @@ b = "S_SE"
 design = "S_SE"
 cell = "S1"
 gitt = "gitt/S1.csv"
-eis = [{ file = "eis/S1_soc50.csv", soc = 50 }, { file = "eis/S1_soc0.csv", soc = 0, cell_type = "half" }]
+eis = [{ file = "eis/S1_soc50.csv", soc = 50 },
+       { file = "eis/S1_soc0.csv", soc = 0, cell_type = "half" }]
 
 [[cells]]
 design = "L_SE"
@@ -47,6 +48,7 @@ def _make(tmp_path: Path, text: str = GOOD) -> Path:
 
 
 def test_good_study_loads(tmp_path):
+    """Check: good study loads."""
     st = load_study(_make(tmp_path))
     assert st.name == "LPSCl particle size"
     assert (st.a, st.b) == ("L_SE", "S_SE")
@@ -66,27 +68,35 @@ def test_good_study_loads(tmp_path):
 @pytest.mark.parametrize(
     ("edit", "fragment"),
     [
-        (lambda t: t.replace("[compare]", "[compare]\nc = 1"), "unknown key compare.c (allowed in compare: a, b, components)"),
-        (lambda t: t.replace('cell = "S1"', 'cell = "S1"\ncolour = "red"'), "unknown key cells[0].colour"),
+        (lambda t: t.replace("[compare]", "[compare]\nc = 1"),
+         "unknown key compare.c (allowed in compare: a, b, components)"),
+        (lambda t: t.replace('cell = "S1"', 'cell = "S1"\ncolour = "red"'),
+         "unknown key cells[0].colour"),
         (lambda t: t.replace("eis/S1_soc0.csv", "eis/missing.csv"), "missing.csv"),
         (lambda t: t.replace('gitt = "gitt/L1.csv"', 'gitt = "gitt/nope.csv"'), "cells[1].gitt"),
-        (lambda t: t.replace('b = "S_SE"', 'b = "XL_SE"'), "compare.b = 'XL_SE': expected a design that has cells (S_SE, L_SE)"),
-        (lambda t: t.replace("soc = 50 }, {", "soc = 150 }, {"), "cells[0].eis[0].soc = 150: expected a state of charge in percent, a number in [0, 100]"),
+        (lambda t: t.replace('b = "S_SE"', 'b = "XL_SE"'),
+         "compare.b = 'XL_SE': expected a design that has cells (S_SE, L_SE)"),
+        (lambda t: t.replace("soc = 50 },\n", "soc = 150 },\n"),
+         "cells[0].eis[0].soc = 150: expected a state of charge in percent, a number in [0, 100]"),
         (lambda t: t.replace("capacity_mah = 2.4", 'capacity_mah = "big"'), "study.capacity_mah"),
         (lambda t: t.replace('cell_type = "half"', 'cell_type = "full"'), "cell_type"),
         (lambda t: t + "\n[unknown]\n", "unknown key unknown (allowed in the top level:"),
         (lambda t: t.replace("temperature_c = 25", "capacitance_f = -1.0"),
          "cells[1].eis[0].capacitance_f = -1.0: expected a capacitance in F, a number > 0"),
         (lambda t: t.replace("temperature_c = 25", "capacitance_rel_sd = 0.2"),
-         "cells[1].eis[0].capacitance_rel_sd = 0.2: expected to be given with cells[1].eis[0].capacitance_f"),
+         "cells[1].eis[0].capacitance_rel_sd = 0.2: expected to be given with "
+         "cells[1].eis[0].capacitance_f"),
         (lambda t: t.replace("temperature_c = 25", "capacitance_f = 4.0, capacitance_rel_sd = 9"),
-         "capacitance_rel_sd = 9: expected the sd of ln C (0.1 means about 10 %), a number in (0, 5]"),
+         "capacitance_rel_sd = 9: expected the sd of ln C (0.1 means about 10 %), "
+         "a number in (0, 5]"),
         (lambda t: t.replace("[study]", "[study"), "not valid TOML"),
-        (lambda t: t.replace('cell = "L1"', 'cell = "S1"').replace('design = "L_SE"', 'design = "S_SE"'),
+        (lambda t: t.replace('cell = "L1"', 'cell = "S1"')
+         .replace('design = "L_SE"', 'design = "S_SE"'),
          "listed twice"),
     ],
 )
 def test_bad_study_names_the_problem(tmp_path, edit, fragment):
+    """Check: bad study names the problem."""
     path = _make(tmp_path, edit(GOOD))
     with pytest.raises(StudyFileError, match=None) as info:
         load_study(path)
@@ -94,6 +104,7 @@ def test_bad_study_names_the_problem(tmp_path, edit, fragment):
 
 
 def test_known_capacitance_per_spectrum(tmp_path):
+    """Check: known capacitance per spectrum."""
     text = GOOD.replace("temperature_c = 25", "capacitance_f = 4.2, capacitance_rel_sd = 0.2")
     st = load_study(_make(tmp_path, text))
     e = st.cells[1].eis[0]
@@ -102,11 +113,14 @@ def test_known_capacitance_per_spectrum(tmp_path):
 
 
 def test_missing_study_file(tmp_path):
+    """Check: missing study file."""
     with pytest.raises(StudyFileError, match="not found"):
         load_study(tmp_path / "nope.toml")
 
 
 def test_capacity_required_for_gitt(tmp_path):
+    """Check: capacity required for gitt."""
     text = GOOD.replace("capacity_mah = 2.4\n", "")
-    with pytest.raises(StudyFileError, match=r"cells\[0\]\.capacity_mah is missing \(needed for the GITT"):
+    with pytest.raises(StudyFileError,
+                       match=r"cells\[0\]\.capacity_mah is missing \(needed for the GITT"):
         load_study(_make(tmp_path, text))
