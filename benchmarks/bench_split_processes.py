@@ -211,8 +211,10 @@ def summarize(results: list[dict], settings: list[str], methods: tuple[str, ...]
             if r["setting"] != s or "skipped" in r["methods"].get(m, {"skipped": 1}):
                 continue
             reg = r["methods"][m][region]
+            if not np.isfinite(reg[comp][key]):
+                continue    # a mean over no finite estimate (all pulses unresolved)
             vals.append(reg[comp][key])
-            weights.append(reg["n_pulses"])
+            weights.append(reg[comp].get("n_finite", reg["n_pulses"]))
         if not vals or sum(weights) == 0:
             return None
         return float(np.average(vals, weights=weights))
