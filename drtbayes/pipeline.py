@@ -431,7 +431,8 @@ class _Run:
             # report); shown live as well it would be printed twice
             warnings.simplefilter("ignore", SamplingWarning)
             fit = fit_drt(self.inputs["spectra"], model=self.presets["eis"], seed=self.seed,
-                          fast=self.fast, progress=False, **self.fit_kw, **c_kw)
+                          fast=self.fast, progress=not self.prog.quiet, **self.fit_kw,
+                          **c_kw)
         fit.tree.attrs["input_sha256"] = json.dumps(self.inputs["checksums"])
         fit.save(self.out / "eis_fit.nc", force=True)
         return fit
@@ -475,7 +476,8 @@ class _Run:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SamplingWarning)   # collected, as for the DRT
             m = fit_soc_model(split, components=self.study.components, seed=self.seed,
-                              fast=self.fast, preset=self.presets["soc"]["preset_path"])
+                              fast=self.fast, preset=self.presets["soc"]["preset_path"],
+                              progress=not self.prog.quiet)
         m.tree.attrs["input_sha256"] = json.dumps(self.inputs["checksums"])
         m.save(self.out / "soc_model.nc", force=True)
         return m
