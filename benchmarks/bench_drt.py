@@ -389,7 +389,8 @@ def main() -> None:
         result["drtbayes"] = run_drtbayes(args)
     print(f"2-ZARC spectrum, 81 frequencies 1 MHz - 10 mHz, 1 % noise, seed {args.seed}; "
           f"drtbayes {args.model}: {args.chains} chains x {args.draws} draws "
-          f"(+{args.tune if args.tune is not None else 'preset'} warm-up); pyDRTtools NMC_sample={args.peer_samples}")
+          f"(+{args.tune if args.tune is not None else 'preset'} warm-up); "
+          f"pyDRTtools NMC_sample={args.peer_samples}")
     if result.get("drtbayes"):
         db = result["drtbayes"]
         print(f"drtbayes + PyMC + nutpie import: {db['import_s']:.2f} s (not in the fit times)")

@@ -32,7 +32,7 @@ from bench_drt import R_INF_OHM, ZARCS, make_benchmark_spectrum, true_gamma  # n
 
 
 def _boundary_ln_tau() -> float:
-    """ln tau of the true DRT's minimum between its two peaks (fine grid)."""
+    """Ln tau of the true DRT's minimum between its two peaks (fine grid)."""
     tau = np.logspace(-3.0, -2.0, 2001)
     return float(np.log(tau[np.argmin(true_gamma(tau))]))
 

@@ -1,4 +1,4 @@
-"""Simulation-based calibration (Talts et al. 2018) of the DRT and SOC-curve models.
+r"""Simulation-based calibration (Talts et al. 2018) of the DRT and SOC-curve models.
 
 For each replicate: draw every parameter from the prior exactly as the PyMC model defines it,
 simulate data, fit them with the package's public fit function (``drtbayes.fit_drt`` with the

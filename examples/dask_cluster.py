@@ -38,7 +38,7 @@ from drtbayes import elements
 
 
 def write_spectra(folder: Path, n: int = 6, seed: int = 4) -> list[Path]:
-    """n synthetic spectra (R_inf + two ZARCs, scattered), one CSV each."""
+    """N synthetic spectra (R_inf + two ZARCs, scattered), one CSV each."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     freq = elements.log_frequencies(1e5, 1e-1, per_decade=8)

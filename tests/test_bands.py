@@ -194,7 +194,8 @@ def test_split_arc_in_one_median_stays_one_process():
     """One DRT whose median splits its big charge-transfer arc into three peaks, each side peak
     more prominent than the small contact arc (seen in a poorly mixed fit at 0 % SOC): with the
     process positions common to the fit's clean DRTs, the contact | charge-transfer boundary
-    stays between the contact arc and the whole charge-transfer cluster."""
+    stays between the contact arc and the whole charge-transfer cluster.
+    """
     rng = np.random.default_rng(5)
     clean = _three_process(rng, 40)
     split = np.empty((40, TAU.size))

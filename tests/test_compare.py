@@ -394,7 +394,8 @@ def test_fast_soc_model_of_a_flat_component_alike_in_both_designs():
     """R1 is often flat and alike for both designs: the wiggle scale's mode is then 0, where
     its log has no curvature. The Laplace draws must stay finite and show no difference (with
     the old eigenvalue floor 95 % of the draws were inf/NaN and P(a better) came out 0.01-0.03,
-    a 'credible' difference that is not there)."""
+    a 'credible' difference that is not there).
+    """
     split, _ = simulate_split(seed=5, n_pulses=20, n_samples=200)
     rng = np.random.default_rng(1)
     cells = split["cell"].values

@@ -20,12 +20,11 @@ import warnings
 
 import numpy as np
 import pytest
+from test_drt_fit import FREQ, NOISE, case, check_accuracy, noisy_spectrum
 
 from drtbayes import elements as el
 from drtbayes.drt import fit_drt
 from drtbayes.io import make_spectrum
-
-from test_drt_fit import FREQ, NOISE, case, check_accuracy, noisy_spectrum
 
 pytestmark = pytest.mark.slow
 

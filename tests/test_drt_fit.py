@@ -162,7 +162,8 @@ def test_nuts_one_zarc_recovers_truth(one_zarc_nuts):
 def test_default_fit_passes_the_gate():
     """The presets' default: the smoothness at its marginal posterior mode (empirical Bayes),
     NUTS for the rest. Sampled, the smoothness had bulk ESS 130-330 of the 4000 draws on this
-    spectrum (and R-hat up to 1.03): the gate failed. Given it, bulk ESS ~1000-2000."""
+    spectrum (and R-hat up to 1.03): the gate failed. Given it, bulk ESS ~1000-2000.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = fit_drt(noisy_spectrum("two_zarc", seed=0), "drt-single", seed=1, progress=False)
@@ -180,7 +181,8 @@ def test_empirical_bayes_smoothness_lies_in_the_sampled_posterior():
     """The empirical-Bayes smoothness sits in the bulk of the smoothness posterior sampled with
     everything else (``inference = "sampled"``): inside its central 80 %. A search stuck on
     its bound (2.5 prior sd from the median) or at the prior median regardless of the data
-    fails this; the two spectra's values also differ in the direction of their posteriors."""
+    fails this; the two spectra's values also differ in the direction of their posteriors.
+    """
     from drtbayes.presets import load_preset
 
     sampled = load_preset("drt-single")
@@ -341,9 +343,7 @@ def test_bad_inputs_raise_data_errors():
 
 
 def test_results_load_dispatch(tmp_path):
-    from drtbayes.results import load
-
-    from drtbayes.results import BandsResult, ResultError, SplitResult
+    from drtbayes.results import BandsResult, ResultError, SplitResult, load
 
     ds = xr.Dataset({"x": ("a", [1.0, 2.0])}, attrs={"drtbayes_kind": "bands"})
     ds.to_netcdf(tmp_path / "b.nc", engine="h5netcdf")
@@ -394,7 +394,8 @@ def test_bad_sampler_settings_are_preset_errors(kw, match):
 def test_fast_hierarchical_design_level_drt_matches_its_cells():
     """--fast on a hierarchical group: the joint mode runs along the ridge where the design
     DRT falls and both cells' deviations rise (on the demo: cell sd at its bound 0.9, design
-    DRT 3-6x too small); the empirical-Bayes hyperparameters keep the design DRT at the cells'."""
+    DRT 3-6x too small); the empirical-Bayes hyperparameters keep the design DRT at the cells'.
+    """
     spectra = []
     for k, factor in enumerate((0.93, 1.07)):
         z = 5.0 + el.zarc_impedance(FREQ, 10.0 * factor, 1e-3, 0.8) + el.zarc_impedance(

@@ -15,7 +15,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import xarray as xr
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

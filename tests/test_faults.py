@@ -59,7 +59,8 @@ def _spectra() -> dict[str, np.ndarray]:
 
 def ppc(result) -> dict:
     """The package's posterior predictive check of a one-spectrum fit, plus the residuals'
-    outlying frequency indices (what the tests compare against the corrupted points)."""
+    outlying frequency indices (what the tests compare against the corrupted points).
+    """
     check = result.posterior_predictive_check(outlier_r=OUTLIER_R, autocorr_max=AUTOCORR_MAX,
                                               warn=False)
     (entry,) = check.values()

@@ -1,5 +1,6 @@
 """Property tests: arbitrary and mutated bytes never crash a reader with anything but a
-DataError, never hang, and never write a file."""
+DataError, never hang, and never write a file.
+"""
 
 from __future__ import annotations
 

@@ -103,7 +103,8 @@ def _cli(*args: str) -> list[str]:
 def test_killed_runs_resume_to_valid_files(study, tmp_path, run_out):
     """Kill `drtbayes run` (SIGKILL) at 10 random points; every output that exists after a
     kill is complete and loadable, and the final rerun completes with the uninterrupted run's
-    numbers. Each rerun resumes from the finished stages, so the kills fall in every stage."""
+    numbers. Each rerun resumes from the finished stages, so the kills fall in every stage.
+    """
     out = tmp_path / "killed"
     rng = np.random.default_rng(11)
     # one BLAS thread in the subprocesses, the default (all cores) in this process, whose
@@ -181,7 +182,8 @@ def test_progress_ticks_on_a_terminal_only(tty):
 
 def test_gate_failures_of_both_fits_reach_the_run_warnings():
     """DRT (per spectrum) and SOC (one record) gate failures become report/CLI lines; the
-    live warnings are silenced in run_study, so these are the only place they appear."""
+    live warnings are silenced in run_study, so these are the only place they appear.
+    """
     from types import SimpleNamespace
 
     from drtbayes.pipeline import _fit_warnings

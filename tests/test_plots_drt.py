@@ -405,7 +405,8 @@ def test_diagnostics_thresholds_and_divergences(tree, tmp_path):
 
 def test_diagnostics_fixed_hyperparameter_has_no_markers(tree):
     """A hyperparameter taken by empirical Bayes is constant over the draws: its row says so
-    and carries no R-hat / ESS marker (a constant's ESS is undefined, not 'good')."""
+    and carries no R-hat / ESS marker (a constant's ESS is undefined, not 'good').
+    """
     t = tree.copy()
     post = t["posterior"].to_dataset()
     post["smoothness"] = xr.full_like(post["r_inf"], 7.5).assign_attrs(

@@ -33,7 +33,7 @@ L = 99  # thinned draws: ranks 0..99, 100 values
 # --------------------------------------------------------------------------------- machinery
 def _conjugate_ranks(n_rep: int, rng: np.random.Generator, *, sd_factor: float = 1.0,
                      shift: float = 0.0) -> list[int]:
-    """theta ~ N(0, 1), 5 observations y ~ N(theta, 1); exact posterior N(sum y / 6, 1 / 6).
+    """Theta ~ N(0, 1), 5 observations y ~ N(theta, 1); exact posterior N(sum y / 6, 1 / 6).
 
     ``sd_factor`` / ``shift`` distort the 'fitted' posterior (over-confident, biased).
     """
@@ -170,7 +170,8 @@ def test_soc_prior_matches_prior_predictive():
     The model samples partially non-centred coordinates (``wiggle_t``, ``cell_t``) with
     data-dependent weights; ``wiggle_z`` and ``cell_z`` are computed back from them. This checks
     that their implied prior is the generator's (standard normal z), i.e. that the
-    reparameterisation left the model unchanged, for weights strictly between 0 and 1."""
+    reparameterisation left the model unchanged, for weights strictly between 0 and 1.
+    """
     import pymc as pm
 
     from drtbayes.compare import _build_model, _centring_weights, _zero_sum_basis

@@ -94,7 +94,8 @@ def test_whitened_log_density_and_gradient(drt_models):
 
 def test_whitened_and_plain_nuts_sample_one_posterior():
     """Same spectrum, same posterior, two samplers: R_pol and the two peak heights agree
-    within 4 Monte Carlo standard errors of their difference (MCSE from each fit's ESS)."""
+    within 4 Monte Carlo standard errors of their difference (MCSE from each fit's ESS).
+    """
     from drtbayes.drt import fit_drt
     from drtbayes.presets import load_preset
 
