@@ -395,6 +395,8 @@ def gitt_record(network_at_soc: Callable[[float], el.RCNetwork], capacity_mah: f
     pulses
         Per pulse: ``t_start``, ``t_end``, ``soc`` (middle), ``current_a``.
     """
+    # Over 80 lines: one schedule (charge, CV steps, pulses), its sampling and its exact
+    # superposition, which read as one protocol; the docstring is a third of it.
     ocv = ocv_v if ocv is None else ocv
     cap_c = capacity_mah * 3.6
     i_chg = proto.charge_c_rate * capacity_mah * 1e-3

@@ -413,6 +413,8 @@ def simulate_physical_study(
     Path
         The path of ``study.toml``.
     """
+    # Over 80 lines: half of it is the docstring and the truth.json literal, whose keys are the
+    # documented contract; split up, the file layout would be spread over helpers.
     out = Path(outdir)
     for f in (out / "study.toml", out / "truth.json"):
         check_writable(f, force=force)
