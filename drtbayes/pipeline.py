@@ -241,12 +241,14 @@ def _interval(draws: np.ndarray, axis: int = -1) -> tuple[np.ndarray, np.ndarray
 def resistance_table(split: xr.Dataset, soc_model: Any | None = None) -> str:
     """``resistance.csv``: one row per pulse and component, plus design-level rows.
 
-    Columns ``design, cell, soc, component, median, lo95, hi95`` in ohm; ``cell = all`` rows are
-    the design-level SOC curve at the design's pulse SOCs.
+    Columns ``design, cell, soc, component, median, lo95, hi95`` in ohm and ``method`` (the
+    split's estimand: ``bands`` or ``processes``); ``cell = all`` rows are the design-level SOC
+    curve at the design's pulse SOCs.
     """
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["design", "cell", "soc", "component", "median", "lo95", "hi95"])
+    w.writerow(["design", "cell", "soc", "component", "median", "lo95", "hi95", "method"])
+    method = str(split.attrs.get("split_method", "bands"))
     r = split["resistance"].transpose("pulse", "component", "sample").values
     med, lo, hi = _interval(r)
     designs = split["design"].values
@@ -257,7 +259,7 @@ def resistance_table(split: xr.Dataset, soc_model: Any | None = None) -> str:
         for j, comp in enumerate(comps):
             w.writerow(
                 [designs[i], cells[i], f"{socs[i]:.3f}", comp]
-                + [f"{v:.6g}" for v in (med[i, j], lo[i, j], hi[i, j])]
+                + [f"{v:.6g}" for v in (med[i, j], lo[i, j], hi[i, j])] + [method]
             )
     if soc_model is not None:
         post = soc_model.tree["posterior"]
@@ -279,6 +281,7 @@ def resistance_table(split: xr.Dataset, soc_model: Any | None = None) -> str:
                     m, lo_, hi_ = _interval(vals)
                     w.writerow(
                         [d, "all", f"{s:.3f}", comp] + [f"{v:.6g}" for v in (m, lo_, hi_)]
+                        + [method]
                     )
     return buf.getvalue()
 
@@ -450,13 +453,14 @@ class _Run:
         from .parallel import dask_client, map_units
 
         gitt = self.inputs["gitt"]
+        method_kw = self._split_method_kwargs()
         units = []
         for i, ((design, cell), rec) in enumerate(gitt.items()):
             c = next(x for x in self.study.cells if x.design == design and x.cell == cell)
             units.append((rec, bands, dict(capacity_mah=c.capacity_mah, area_cm2=c.area_cm2,
                                            policy=self.study.band_policy,
                                            n_samples=self.split_samples, seed=self.seed + i,
-                                           preset=self.presets["split"])))
+                                           preset=self.presets["split"], **method_kw)))
 
         def done(i: int, _r: Any) -> None:
             d, c = list(gitt)[i]
@@ -468,6 +472,21 @@ class _Run:
               else parts[0])
         _save_dataset(sp, self.out / "split.nc", self.inputs["checksums"], self.seed, "split")
         return sp
+
+    def _split_method_kwargs(self) -> dict[str, Any]:
+        """Return the split estimand; for ``processes``, with the process model of the spectra."""
+        method = self.study.split_method
+        if method != "processes":
+            return {"method": method}
+        from .processes import fit_processes
+
+        # the process model is fitted to the symmetric-cell spectra (its cell algebra); the
+        # pulses then use each process's own step response with these time constants
+        spectra = [s for s in self.inputs["spectra"]
+                   if str(s.attrs.get("cell_type", "symmetric")) == "symmetric"]
+        pfit = fit_processes(spectra, seed=self.seed)
+        self.prog.info(f"      process model: {pfit.attrs.get('model', '?')}")
+        return {"method": method, "processes": pfit}
 
     def soc_model(self, split: xr.Dataset) -> Any:
         """Fit the SOC curves of every design and component."""

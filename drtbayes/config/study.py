@@ -104,6 +104,7 @@ class Study:
     sampler: dict[str, int | float] = field(default_factory=dict)
     processes: tuple[str, ...] = DEFAULT_PROCESSES
     band_policy: str = "interpolate"
+    split_method: str = "bands"
     kk_threshold: float = 0.01
     kk_strict: bool = False
 
@@ -230,6 +231,9 @@ def study_schema(base: Path) -> Table:
                                  default=DEFAULT_PROCESSES),
             "policy": choice(("interpolate", "nearest"), default="interpolate"),
         }),
+        # which estimand the GITT split reports: the paper's band integral, or each process's
+        # own time-domain response (drtbayes.processes); docs/model.md
+        "split": Table({"method": choice(("bands", "processes"), default="bands")}),
         "checks": Table({
             "kk_threshold": number(0, 1, lo_open=True, default=0.01,
                                    what="a relative residual (0.01 means 1 %), a number"),
@@ -299,6 +303,7 @@ def parse_study(raw: dict[str, Any], path: Path) -> Study:
         sampler=dict(clean["sampler"]),
         processes=tuple(clean["bands"]["processes"]),
         band_policy=clean["bands"]["policy"],
+        split_method=clean["split"]["method"],
         kk_threshold=clean["checks"]["kk_threshold"],
         kk_strict=clean["checks"]["kk_strict"],
     )
