@@ -38,7 +38,7 @@ from ._atomic import (
     sha256_file,
 )
 from .errors import DrtbayesWarning, OutputExistsError, PresetError
-from .parallel import dask_client, map_units
+from .inference.parallel import dask_client, map_units
 
 __all__ = ["fit_eis_batch", "unit_seed", "SUMMARY_COLUMNS", "TABLE_MARK"]
 
@@ -252,7 +252,8 @@ def fit_eis_batch(
         ``force`` refits finished files and replaces results made with other settings.
     scheduler, workers
         A Dask scheduler address or a number of local Dask workers; serial when both are None.
-        A task whose worker dies is rerun by the scheduler (see :mod:`drtbayes.parallel`); if
+        A task whose worker dies is rerun by the scheduler (see
+        :mod:`drtbayes.inference.parallel`); if
         its workers keep dying it is reported as failed (``KilledWorker``) and a rerun of the
         batch retries it.
     quiet

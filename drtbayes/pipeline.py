@@ -450,7 +450,7 @@ class _Run:
 
     def split(self, bands: xr.Dataset) -> xr.Dataset:
         """Split every cell's GITT pulses (Dask tasks when a scheduler or workers are given)."""
-        from .parallel import dask_client, map_units
+        from .inference.parallel import dask_client, map_units
 
         gitt = self.inputs["gitt"]
         method_kw = self._split_method_kwargs()

@@ -32,10 +32,10 @@ def test_every_schema_entry_is_in_the_doc_and_the_other_way_round():
 
 
 def test_the_doc_names_the_new_layout():
-    """Every package of the layout and every shim is named in the doc."""
+    """Every package of the layout and every backend module is named in the doc."""
     text = DOC.read_text(encoding="utf-8")
     for name in ("inference/", "soc/", "compare/", "results/", "conventions.py", "numerics.py",
-                 "progress.py", "drtbayes._nutpie", "drtbayes._packed", "drtbayes._whiten",
-                 "drtbayes._threads", "drtbayes.parallel", "ResultBase", "CrossoverResult",
+                 "progress.py", "inference.compile", "inference.packed", "inference.whiten",
+                 "inference.threads", "inference.parallel", "ResultBase", "CrossoverResult",
                  "EIGENVALUE_FLOOR", "GATE_DEFAULT", "clear_model_cache"):
         assert name in text, name

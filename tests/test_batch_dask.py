@@ -29,7 +29,7 @@ from drtbayes import elements as el
 from drtbayes import make_spectrum
 from drtbayes.batch import SUMMARY_COLUMNS, fit_eis_batch, unit_seed
 from drtbayes.cli import EXIT_USER_ERROR, main
-from drtbayes.parallel import SchedulerError, dask_client, map_units
+from drtbayes.inference.parallel import SchedulerError, dask_client, map_units
 
 SEED = 7
 GOOD = ("cellA", "cellB", "cellC")

@@ -1,4 +1,4 @@
-"""The disk-cached C callbacks of compiled models (drtbayes._nutpie).
+"""The disk-cached C callbacks of compiled models (drtbayes.inference.compile).
 
 A model compiled in one process leaves its log-density and expansion wrappers in PyTensor's numba
 cache; a later process loads them. The loaded code must read that process's data (values and
@@ -23,7 +23,7 @@ SCRIPT = textwrap.dedent("""
     import json, sys, warnings
     warnings.simplefilter("ignore")
     import numpy as np, pymc as pm, pytensor
-    from drtbayes._nutpie import compile_model, loaded_from_cache
+    from drtbayes.inference.compile import compile_model, loaded_from_cache
 
     y = np.array(json.loads(sys.argv[1]), dtype=float)
     cache = sys.argv[2] == "1"

@@ -1,4 +1,4 @@
-"""NUTS in whitened coordinates (drtbayes._whiten).
+"""NUTS in whitened coordinates (drtbayes.inference.whiten).
 
 The whitened model samples z with x = shift + L z. Its log density must be the original
 model's at x (the affine map has a constant Jacobian, which drops out), its gradient L' times
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from test_drt_fit import noisy_spectrum
 
-from drtbayes._whiten import laplace_whitening
+from drtbayes.inference.whiten import laplace_whitening
 
 
 def test_laplace_whitening_inverts_the_hessian():
@@ -33,11 +33,11 @@ def test_laplace_whitening_inverts_the_hessian():
 
 @pytest.fixture(scope="module")
 def drt_models():
-    from drtbayes._nutpie import compile_model
-    from drtbayes._packed import pack_values
-    from drtbayes._whiten import WhitenedCompiled, whitened_model
     from drtbayes.drt import fit as fitmod
     from drtbayes.drt.model import build_model, prepare_inputs
+    from drtbayes.inference.compile import compile_model
+    from drtbayes.inference.packed import pack_values
+    from drtbayes.inference.whiten import WhitenedCompiled, whitened_model
     from drtbayes.presets import load_preset
 
     preset = load_preset("drt-single")
@@ -80,7 +80,7 @@ def test_whitened_log_density_and_gradient(drt_models):
     shift = rng.normal(scale=0.2, size=n)
     z = rng.normal(size=n)
     var = next(iter(white.nutpie_model.shared_var_keys))
-    from drtbayes._whiten import whitened_data
+    from drtbayes.inference.whiten import whitened_data
 
     var.set_value(whitened_data(white._packed, shift, chol)["whitened_data"])
     try:

@@ -69,7 +69,7 @@ def _negative_log_density(compiled: Any, values: dict[str, np.ndarray]
 
 def initial_point(compiled: Any, values: dict[str, np.ndarray],
                   smoothness: float, preset: dict[str, Any] | None = None) -> np.ndarray:
-    """A start point near the data: non-negative least squares for gamma, R_inf, L and 1/C.
+    """Find a start point near the data: non-negative least squares for gamma, R_inf, L and 1/C.
 
     Starting the mode search at the prior's level (a straight ln gamma) lands in the funnel
     neck of the smoothness hyperparameter (a spurious mode with smoothness -> 0 that explains
@@ -376,7 +376,7 @@ def _simplex(x0: np.ndarray, step: float) -> np.ndarray:
 def empirical_bayes_hyperparameters(compiled: Any, values: dict[str, np.ndarray],
                                     preset: dict[str, Any]
                                     ) -> tuple[dict[str, np.ndarray], np.ndarray, dict[str, Any]]:
-    """The smoothness (and a hierarchical group's cell sd) at their marginal posterior mode.
+    """Find the smoothness (and a hierarchical group's cell sd) at their marginal posterior mode.
 
     For a model of one group (one spectrum, or one hierarchical (design, SOC) group): all other
     parameters are integrated out by a Laplace approximation at their conditional mode, and the

@@ -74,6 +74,7 @@ class ModelInputs:
     k_imag: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
+        """Compute the DRT kernels of the frequencies and the tau grid."""
         self.k_real, self.k_imag = drt_kernels(self.frequency_hz, self.tau_s)
 
     @property
@@ -95,10 +96,12 @@ class ModelInputs:
 
     @property
     def mask(self) -> np.ndarray:
+        """Return 1 where both parts of Z are measured, else 0."""
         return (np.isfinite(self.z_real) & np.isfinite(self.z_imag)).astype(float)
 
     @property
     def shape_key(self) -> tuple[int, int, int, int]:
+        """Return the shapes a compiled model depends on."""
         return (self.z_real.shape[0], self.frequency_hz.size, self.tau_s.size, self.n_groups)
 
     def data_values(self) -> dict[str, np.ndarray]:
@@ -126,7 +129,7 @@ class ModelInputs:
         }
 
     def _capacitance_values(self) -> dict[str, np.ndarray]:
-        """The known-capacitance factor's data: weight 1 where C is known, its ln elastance."""
+        """Return the known-capacitance data: weight 1 where C is known, its ln elastance."""
         n_spec = self.z_real.shape[0]
         if self.capacitance_f is None:
             return {"elastance_known": np.zeros(n_spec), "elastance_log_mu": np.zeros(n_spec),
@@ -181,7 +184,7 @@ def prepare_inputs(frequency_hz: np.ndarray, z_real: np.ndarray, z_imag: np.ndar
 
 
 def build_model(inputs: ModelInputs, preset: dict[str, Any]):
-    """The PyMC model for ``inputs`` under ``preset`` (data in ``pm.Data`` containers).
+    """Build the PyMC model for ``inputs`` under ``preset`` (data in ``pm.Data`` containers).
 
     Returns
     -------
@@ -344,7 +347,7 @@ def residual_correlation(preset: dict[str, Any]) -> str:
 
 
 def noise_floor(preset: dict[str, Any]) -> float:
-    """Fixed relative error floor of the likelihood (preset ``[noise] relative_floor``).
+    """Return the fixed relative error floor of the likelihood (preset ``[noise] relative_floor``).
 
     Why: an impedance analyser is accurate to ~0.1 % of |Z| at best, and the DRT on a
     6-per-decade grid reproduces a smooth spectrum to about that level too. Without a floor a
@@ -397,7 +400,7 @@ def centered_modes(preset: dict[str, Any], n_tau: int) -> int:
 
 def field_to_raw(f: np.ndarray, level_mean: np.ndarray, smoothness: float,
                  preset: dict[str, Any]) -> dict[str, np.ndarray]:
-    """The mode coordinates (``f_modes``, ``f_raw``) of a field f (rows: groups)."""
+    """Return the mode coordinates (``f_modes``, ``f_raw``) of a field f (rows: groups)."""
     n_tau = f.shape[-1]
     h_dec = 1.0 / float(preset["tau_grid"]["points_per_decade"])
     level_sd = float(preset["priors"]["log_gamma_level_sd"])
@@ -410,7 +413,7 @@ def field_to_raw(f: np.ndarray, level_mean: np.ndarray, smoothness: float,
 
 
 def deviation_basis(inputs: ModelInputs, preset: dict[str, Any]) -> np.ndarray | None:
-    """The fixed smooth basis of cell-level deviations (None without pooling)."""
+    """Return the fixed smooth basis of cell-level deviations (None without pooling)."""
     if preset["model"]["pooling"] != "hierarchical":
         return None
     hie = preset["hierarchy"]

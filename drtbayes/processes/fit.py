@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 import numpy as np
 import xarray as xr
 
-from .._threads import one_blas_thread
 from ..errors import DataError
+from ..inference.threads import one_blas_thread
 from .fast import fit_group_laplace
 from .model import CANDIDATES, ROLES, candidate
 

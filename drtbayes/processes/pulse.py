@@ -36,8 +36,8 @@ from datetime import UTC, datetime
 import numpy as np
 import xarray as xr
 
-from .._threads import one_blas_thread
 from ..errors import DataError, NoPulsesError
+from ..inference.threads import one_blas_thread
 from . import elements as pe
 
 COMPONENTS = ("R1", "R2", "R3", "total")
@@ -428,8 +428,8 @@ def split_pulses(
     parts = []
     for rec, ss in zip(records, np.random.SeedSequence(seed).spawn(len(records)), strict=True):
         t0 = time.perf_counter()
-        # one BLAS thread: same numbers whatever the environment (drtbayes._threads), and the
-        # small products here are slower when threads compete for the cores
+        # one BLAS thread: same numbers whatever the environment (drtbayes.inference.threads),
+        # and the small products here are slower when threads compete for the cores
         with one_blas_thread():
             part = _split_record(rec, pfit, cfg, tau_d_grid, capacity_mah, area_cm2,
                                  n_samples, np.random.default_rng(ss))

@@ -180,7 +180,7 @@ def build_model(obs: dict[str, np.ndarray], shape: tuple[int, int, int, int], pr
     if likelihood not in ("student_t", "normal"):
         raise PresetError(f"preset [priors] likelihood={likelihood!r}; use 'student_t' or 'normal'")
     with pm.Model() as model:
-        data = packed_data(obs)  # one container: compiles faster (see drtbayes._packed)
+        data = packed_data(obs)  # one container: compiles faster (see drtbayes.inference.packed)
         y, y_sd, mask, basis = data["y"], data["y_sd"], data["obs_mask"], data["basis"]
         d_idx, c_idx, k_idx = data["design_idx"], data["cell_idx"], data["comp_idx"]
         level_mu, greville = data["level_mu"], data["greville"]

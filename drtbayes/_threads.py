@@ -1,1 +1,0 @@
-from .inference.threads import *  # noqa: F401,F403  shim: remove after merge

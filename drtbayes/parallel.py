@@ -1,1 +1,0 @@
-from .inference.parallel import *  # noqa: D100,F401,F403  shim: remove after merge
