@@ -128,7 +128,10 @@ def _cache_key(src: str, jit_fn: Any, n_dim: int, n_expanded: int | None, user_d
     # offsets follow from the count and the ranks, the element types fix the array types
     names = list(user_data.dtype["shared"]["data"].names)
     layout = [(int(shared_data[k].ndim), shared_data[k].dtype.str) for k in names]
-    text = repr((_WRAPPER_VERSION, src, graph_key, int(n_dim), n_expanded, layout,
+    # __name__ too: numba rebuilds a cached function's globals by importing the module it was
+    # compiled in, so an entry written from another module path (an older drtbayes layout)
+    # must not be found
+    text = repr((_WRAPPER_VERSION, __name__, src, graph_key, int(n_dim), n_expanded, layout,
                  numba.__version__, nutpie.__version__, pytensor.__version__))
     return hashlib.sha256(text.encode()).hexdigest()
 
