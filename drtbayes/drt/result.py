@@ -297,7 +297,7 @@ class DRTResult(ResultBase):
 
     Parameters
     ----------
-    tree
+    data
         ArviZ-layout DataTree (``posterior``, ``posterior_predictive``, ``observed_data``,
         ``sample_stats``) with root attrs ``drtbayes_kind="drt_fit"`` etc.
     """
