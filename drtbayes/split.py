@@ -50,7 +50,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -341,21 +341,11 @@ def split_gitt(
     if "gamma_median" not in bands and "group_gamma_median" not in bands:
         raise DataError("the bands have no 'gamma_median'/'group_gamma_median' (the EIS DRT "
                         "shape the split needs); make them with drtbayes.time_constant_bands")
-    parts = []
-    rng_root = np.random.SeedSequence(seed)
-    for rec, ss in zip(records, rng_root.spawn(len(records)), strict=True):
-        t0 = time.perf_counter()
-        part = _split_record(rec, bands, cfg, capacity_mah=capacity_mah, area_cm2=area_cm2,
-                             policy=policy, n_samples=n_samples,
-                             rng=np.random.default_rng(ss))
-        parts.append(part)
-        if progress:
-            print(f"split {part.attrs['design']}/{part.attrs['cell']}: {part.sizes['pulse']} "
-                  f"pulses in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    out = parts[0] if len(parts) == 1 else xr.concat(parts, dim="pulse",
-                                                     combine_attrs="drop_conflicts")
-    if any("resistance_area" not in p for p in parts):
-        out = out.drop_vars("resistance_area", errors="ignore")
+    out = split_each_record(
+        records, seed, progress,
+        lambda rec, rng: _split_record(rec, bands, cfg, capacity_mah=capacity_mah,
+                                       area_cm2=area_cm2, policy=policy, n_samples=n_samples,
+                                       rng=rng))
     out.attrs.update({
         "drtbayes_kind": "split",
         "drtbayes_version": _version(),
@@ -370,6 +360,28 @@ def split_gitt(
         "split_method": "bands",
     })
     return out.assign_coords(method="bands")
+
+
+def split_each_record(records: Sequence[xr.Dataset], seed: int, progress: bool,
+                      split_one: Callable[[xr.Dataset, np.random.Generator], xr.Dataset]
+                      ) -> xr.Dataset:
+    """Split every record with its own child seed of ``seed`` and join their pulses.
+
+    Shared by both estimands: ``split_one(record, rng)`` returns one record's split Dataset.
+    """
+    parts = []
+    for rec, ss in zip(records, np.random.SeedSequence(seed).spawn(len(records)), strict=True):
+        t0 = time.perf_counter()
+        part = split_one(rec, np.random.default_rng(ss))
+        parts.append(part)
+        if progress:
+            print(f"split {part.attrs['design']}/{part.attrs['cell']}: {part.sizes['pulse']} "
+                  f"pulses in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    out = parts[0] if len(parts) == 1 else xr.concat(parts, dim="pulse",
+                                                     combine_attrs="drop_conflicts")
+    if any("resistance_area" not in p for p in parts):
+        out = out.drop_vars("resistance_area", errors="ignore")
+    return out
 
 
 def _version() -> str:

@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
@@ -425,22 +423,16 @@ def split_pulses(
     n_dec = math.log10(cfg["tau_d_max_s"] / cfg["tau_d_min_s"])
     tau_d_grid = np.logspace(math.log10(cfg["tau_d_min_s"]), math.log10(cfg["tau_d_max_s"]),
                              int(round(n_dec * cfg["tau_d_per_decade"])) + 1)
-    parts = []
-    for rec, ss in zip(records, np.random.SeedSequence(seed).spawn(len(records)), strict=True):
-        t0 = time.perf_counter()
+    from ..split import split_each_record
+
+    def split_one(rec: xr.Dataset, rng: np.random.Generator) -> xr.Dataset:
         # one BLAS thread: same numbers whatever the environment (drtbayes.inference.threads),
         # and the small products here are slower when threads compete for the cores
         with one_blas_thread():
-            part = _split_record(rec, pfit, cfg, tau_d_grid, capacity_mah, area_cm2,
-                                 n_samples, np.random.default_rng(ss))
-        parts.append(part)
-        if progress:
-            print(f"split {part.attrs['design']}/{part.attrs['cell']}: {part.sizes['pulse']} "
-                  f"pulses in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
-    out = parts[0] if len(parts) == 1 else xr.concat(parts, dim="pulse",
-                                                     combine_attrs="drop_conflicts")
-    if any("resistance_area" not in p for p in parts):
-        out = out.drop_vars("resistance_area", errors="ignore")
+            return _split_record(rec, pfit, cfg, tau_d_grid, capacity_mah, area_cm2,
+                                 n_samples, rng)
+
+    out = split_each_record(records, seed, progress, split_one)
     from .. import __version__
 
     out.attrs.update({
