@@ -367,6 +367,8 @@ def fit_summary_lines(summary: dict[str, Any]) -> list[str]:
     -------
     list of str
     """
+    from .drt.trust import trust_words
+
     lines = [f"method {summary.get('_method')}, preset {summary.get('_preset')}; "
              "median [95 % HDI]"]
     for label, s in summary.items():
@@ -376,6 +378,7 @@ def fit_summary_lines(summary: dict[str, Any]) -> list[str]:
         verdict = {True: "gate passed", False: "GATE FAILED", None: "no gate (--fast)"}[gate]
         lines.append(f"{label}: R_inf {_fmt_stat(s.get('r_inf'), 'ohm')}, "
                      f"R_pol {_fmt_stat(s.get('r_pol'), 'ohm')}; {verdict}")
+        lines.append(f"  verdict: {trust_words(s.get('trust'))}")
         for k, pk in enumerate(s.get("peaks") or [], start=1):
             lines.append(f"  peak {k}: tau {_fmt_stat(pk.get('tau_s'), 's', '.3g')}, "
                          f"R {_fmt_stat(pk.get('r_ohm'), 'ohm', '.3g')}, "
@@ -515,7 +518,7 @@ def _cmd_run(a: argparse.Namespace) -> int:
 
 def _cmd_demo(a: argparse.Namespace) -> int:
     from ._atomic import check_output_dir, output_lock
-    from .pipeline import run_study
+    from .pipeline import Progress, run_study
     from .simulate import simulate_study
 
     t0 = time.perf_counter()
@@ -524,8 +527,9 @@ def _cmd_demo(a: argparse.Namespace) -> int:
         study_dir = a.out / "study"
         # The demo owns its simulated inputs: regenerating them with the same seed writes the
         # same bytes, so a rerun resumes from the finished stages.
-        study_path = simulate_study(study_dir, seed=a.seed, crossover_soc=a.crossover_soc,
-                                    fast=a.fast, force=True)
+        with Progress(quiet=a.quiet).stage(0, 7, "simulate", "a study with known truth"):
+            study_path = simulate_study(study_dir, seed=a.seed, crossover_soc=a.crossover_soc,
+                                        fast=a.fast, force=True)
         study_file = (study_path if Path(study_path).suffix == ".toml"
                       else study_dir / "study.toml")
         truth = json.loads((study_dir / "truth.json").read_text(encoding="utf-8"))

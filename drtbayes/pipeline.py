@@ -9,6 +9,7 @@ without ``force``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import hashlib
 import io
@@ -31,6 +32,7 @@ from . import __version__
 from ._atomic import atomic_write_text, check_output_dir, output_lock, sha256_file
 from .errors import DataError, DrtbayesWarning, OutputExistsError, SamplingWarning
 from .inference import gate_advice, gate_failures
+from .progress import Heartbeat, activity, mark_line
 from .study import Study, load_study
 
 STATE_FILE = ".drtbayes-run.json"
@@ -62,6 +64,8 @@ class Progress:
         if not self.quiet:
             self.stream.write(text + end)
             self.stream.flush()
+            if end == "\n":
+                mark_line()
 
     @contextmanager
     def stage(self, index: int, total: int, name: str, detail: str = "") -> Iterator[None]:
@@ -70,6 +74,7 @@ class Progress:
         label = f"[{index}/{total}] {name}" + (f" ({detail})" if detail else "")
         stop = threading.Event()
         ticker = None
+        beat = contextlib.nullcontext()
         if self.tty and not self.quiet:
             # a stage can sample for minutes: keep the elapsed time moving on the terminal
             def tick() -> None:
@@ -79,8 +84,13 @@ class Progress:
             self._write(f"{label} ...", end="\r")
             ticker = threading.Thread(target=tick, daemon=True)
             ticker.start()
+        elif not self.quiet:
+            # in a log: a line whenever nothing else was written for a while (no start line:
+            # a run refused at its checks must print its one error line only)
+            beat = Heartbeat(label, self._write)
         try:
-            yield
+            with beat:
+                yield
         finally:
             stop.set()
             if ticker is not None:
@@ -444,7 +454,8 @@ class _Run:
         """Time-constant bands of the study's processes from the EIS posterior."""
         from .bands import time_constant_bands
 
-        b = time_constant_bands(fit, processes=self.study.processes, seed=self.seed)
+        with activity("time-constant bands from the DRT draws"):
+            b = time_constant_bands(fit, processes=self.study.processes, seed=self.seed)
         _save_dataset(b, self.out / "bands.nc", self.inputs["checksums"], self.seed, "bands")
         return b
 
@@ -655,7 +666,20 @@ def _fit_warnings(result: Any) -> list[str]:
                 + f"residual lag-1 autocorrelation {p.get('autocorr')}); check the measurement "
                 "or use the drt-robust preset"
             )
-    if result.tree.attrs.get("method") not in (None, "nuts"):
+    try:
+        trust = json.loads(result.tree.attrs.get("trust", "{}") or "{}")
+    except ValueError:
+        trust = {}
+    nuts = result.tree.attrs.get("method") in (None, "nuts")
+    for name, v in trust.items():
+        # the gate, the PPC and --fast have their own lines (above, below): only the verdict's
+        # other reasons get one here
+        reasons = [r for r in (v or {}).get("reasons", [])
+                   if not r.startswith(("sampler gate failed", "posterior predictive check",
+                                        "MAP + Laplace"))]
+        if isinstance(v, dict) and not v.get("trusted") and reasons:
+            msgs.append(f"DataWarning: {name}: fit not trusted: {'; '.join(reasons)}")
+    if not nuts:
         msgs.append(
             f"ApproximationWarning: {result.tree.attrs.get('drtbayes_kind')} posterior is "
             f"approximate ({result.tree.attrs.get('method')}, --fast); rerun without --fast "

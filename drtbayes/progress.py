@@ -9,13 +9,105 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TextIO
 
-__all__ = ["NutsProgress", "format_eta"]
+__all__ = ["Heartbeat", "NutsProgress", "activity", "format_eta", "mark_line"]
 
 #: Seconds between two progress lines (the promise is one line at least every 10 s).
 INTERVAL_S = 5.0
+#: Seconds of silence after which a stage says what it is still doing.
+HEARTBEAT_S = 7.0
+
+# When the last progress line of any reporter was written, and what the run is doing now: the
+# heartbeat fills the silences between stage lines and NUTS lines (compiling, empirical-Bayes
+# searches, band and split loops, writing figures), which a user cannot tell from a hang.
+_STATE: dict[str, Any] = {"last": time.monotonic(), "activity": ""}
+_STATE_LOCK = threading.Lock()
+
+
+def mark_line(now: float | None = None) -> None:
+    """Record that a progress line was just written (by any reporter)."""
+    with _STATE_LOCK:
+        _STATE["last"] = time.monotonic() if now is None else now
+
+
+@contextmanager
+def activity(text: str) -> Iterator[None]:
+    """Name what the run is doing inside this block, for the heartbeat's lines.
+
+    Cheap (a dict update) and silent by itself: computation code may use it without any
+    output of its own, and without knowing whether anybody reports progress.
+    """
+    with _STATE_LOCK:
+        before = _STATE["activity"]
+        _STATE["activity"] = text
+    try:
+        yield
+    finally:
+        with _STATE_LOCK:
+            _STATE["activity"] = before
+
+
+class Heartbeat:
+    """A background thread that writes a line after ``interval_s`` without any progress line.
+
+    Parameters
+    ----------
+    label
+        The stage (``"[2/7] eis_fit"``).
+    write
+        Writes one line (the stage reporter's writer, so that it is also recorded).
+    interval_s
+        Silence that triggers a line.
+    clock
+        Monotonic clock in seconds.
+    poll_s
+        How often the thread looks.
+    """
+
+    def __init__(self, label: str, write: Callable[[str], None], *,
+                 interval_s: float = HEARTBEAT_S, clock: Callable[[], float] = time.monotonic,
+                 poll_s: float = 0.5) -> None:
+        self.label = label
+        self._write = write
+        self.interval_s = float(interval_s)
+        self._clock = clock
+        self._poll_s = float(poll_s)
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._t0 = clock()
+
+    def check(self) -> str | None:
+        """Write (and return) the heartbeat line if the silence has lasted ``interval_s``."""
+        now = self._clock()
+        with _STATE_LOCK:
+            quiet_s = now - _STATE["last"]
+            what = _STATE["activity"]
+        if quiet_s < self.interval_s:
+            return None
+        line = (f"      ... {self.label}: {what or 'working'}, "
+                f"{format_eta(now - self._t0)} into the stage")
+        mark_line(now)
+        self._write(line)
+        return line
+
+    def __enter__(self) -> Heartbeat:
+        """Start the thread (the silence counts from the last line of any reporter)."""
+        def run() -> None:
+            while not self._stop.wait(self._poll_s):
+                self.check()
+
+        self._thread = threading.Thread(target=run, name="drtbayes-heartbeat", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        """Stop the thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
 
 
 def format_eta(seconds: float) -> str:
@@ -66,6 +158,7 @@ class NutsProgress:
         self.lines.append(line)
         stream = self._stream if self._stream is not None else sys.stderr
         print(line, file=stream, flush=True)
+        mark_line()
 
     def __call__(self, chains: Sequence[Any]) -> None:
         """Print a line when ``interval_s`` has passed since the last (nutpie's callback)."""

@@ -33,7 +33,9 @@ import xarray as xr
 from . import __version__
 from ._atomic import atomic_write_bytes, atomic_write_text
 from .answer import Answer, answer_in_words
+from .drt.trust import trust_words
 from .errors import DrtbayesWarning
+from .progress import activity
 
 FIG_DPI = 110
 
@@ -449,7 +451,7 @@ def _fit_rows(ctx: _Context) -> list[list[Any]]:
         if isinstance(known, dict):
             c_txt += (f" (prior: {_fmt(known.get('c_f'))} F, "
                       f"sd of ln C {_fmt(known.get('log_sd'), 2)})")
-        rows.append([lab, mh("r_inf"), mh("r_pol"), c_txt, peaks])
+        rows.append([lab, mh("r_inf"), mh("r_pol"), c_txt, peaks, trust_words(s.get("trust"))])
     return rows
 
 
@@ -702,7 +704,11 @@ def _page(ctx: _Context, figs: _Figures) -> str:
         _table(_gitt_rows(ctx), gitt_head),
         "<h2>EIS: hierarchical DRT fit</h2>",
         _table(_fit_rows(ctx), ["spectrum", "R_inf / Ω (95 % HDI)", "R_pol / Ω (95 % HDI)",
-                                "C / F (95 % HDI)", "peaks (median)"]),
+                                "C / F (95 % HDI)", "peaks (median)", "verdict"]),
+        "<p>Verdict: <i>trusted</i> when the sampler passed its gate and the fit passed every "
+        "check of the data (Kramers-Kronig, posterior predictive check, residual runs along "
+        "the sweep, outliers, PSIS-LOO influence of single points); a --fast fit has no "
+        "sampler gate and is never trusted. The reasons are listed where it is not.</p>",
         figs.html("nyquist"), figs.html("residuals"),
         "<h2>Time-constant bands</h2>", figs.html("drt_bands"),
         "<h2>GITT: pulse fits and the R1/R2/R3 split</h2>", figs.html("gitt_fits"),
@@ -776,7 +782,10 @@ def build_report(
         ctx.answer = answer_in_words(cx, study.a, study.b)
     figs = _draw_figures(ctx, progress)
     rows, header, _ = _answer_table(ctx)
-    write_workbook(out_dir, answer=ctx.answer, answer_rows=(rows, header), areas=_areas(ctx))
+    with activity("writing resistance.xlsx"):
+        write_workbook(out_dir, answer=ctx.answer, answer_rows=(rows, header),
+                       areas=_areas(ctx))
     path = out_dir / "report.html"
-    atomic_write_text(path, _page(ctx, figs), force=True)
+    with activity("writing report.html"):
+        atomic_write_text(path, _page(ctx, figs), force=True)
     return path

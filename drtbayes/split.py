@@ -61,6 +61,8 @@ from scipy.optimize import minimize
 
 from .bands import SocTable, bands_at_soc
 from .errors import DataError, NoPulsesError, PresetError
+from .inference.threads import one_blas_thread
+from .progress import activity
 
 COMPONENTS = ("R1", "R2", "R3", "total")
 METHOD = "empirical-bayes-gaussian"
@@ -122,6 +124,16 @@ def _eb_fit(x: np.ndarray, y: np.ndarray, n_weak: int, q: np.ndarray, weak: floa
     smooth block N(0, (alpha q)^-1); noise precision b. alpha (unless ``log_alpha`` is given)
     and b maximise the evidence.
     """
+    return _eb_solve(_eb_prepare(x, y, n_weak, q, weak), x0, log_alpha)
+
+
+def _eb_prepare(x: np.ndarray, y: np.ndarray, n_weak: int, q: np.ndarray,
+                weak: float) -> dict[str, Any]:
+    """Compute the parts of :func:`_eb_fit` that do not depend on (alpha, b).
+
+    Kept so that the pooled second pass of the split (a fixed alpha per pulse) reuses the
+    decompositions of the first instead of repeating them.
+    """
     n, m = x.shape
     k = m - n_weak
     xtx, xty, yty = x.T @ x, x.T @ y, float(y @ y)
@@ -159,38 +171,125 @@ def _eb_fit(x: np.ndarray, y: np.ndarray, n_weak: int, q: np.ndarray, weak: floa
     lam, w = np.linalg.eigh(l_inv @ g @ l_inv.T)
     lam = np.clip(lam, 0.0, None)
     s2 = (w.T @ (l_inv @ r)) ** 2
-    n_eff = n - n_weak
+    return {"parts": parts, "lam": lam, "s2": s2, "ypy": ypy, "n_eff": n - n_weak, "k": k}
 
-    def nll(p: np.ndarray) -> tuple[float, np.ndarray]:
+
+def _eb_solve(prep: dict[str, Any], x0: tuple[float, float], log_alpha: float | None = None,
+              log_beta: float | None = None) -> dict[str, Any]:
+    """Maximise the evidence of a prepared model over (alpha, b), or over b at ``log_alpha``.
+
+    With both ``log_alpha`` and ``log_beta`` given, the posterior at those values.
+    """
+    lam, s2, ypy, n_eff, k = prep["lam"], prep["s2"], prep["ypy"], prep["n_eff"], prep["k"]
+
+    # every sum the evidence, its gradient and Hessian need is one entry of sums = V @ P:
+    # rows of V are weights (1, s2, lam, s2 lam, lam^2, s2 lam^2), columns of P the powers
+    # 1/den, 1/den^2, 1/den^3; one small product instead of a dozen reductions per evaluation
+    weights = np.vstack([np.ones_like(lam), s2, lam, s2 * lam, lam * lam, s2 * lam * lam])
+
+    def nll(p: np.ndarray, hess: bool = False) -> tuple:
         la, lb = float(p[0]), float(p[1])
         a, b = math.exp(la), math.exp(lb)
         den = a + b * lam
-        q2 = s2 / den
-        ev = 0.5 * (n_eff * lb + k * la - np.sum(np.log(den)) - b * ypy + b * b * np.sum(q2))
-        d_la = 0.5 * (k - a * np.sum(1.0 / den) - b * b * a * np.sum(q2 / den))
-        d_lb = 0.5 * (n_eff - b * np.sum(lam / den) - b * ypy + 2 * b * b * np.sum(q2)
-                      - b**3 * np.sum(q2 * lam / den))
+        inv = 1.0 / den
+        powers = np.column_stack([inv, inv * inv, inv * inv * inv])
+        sm = weights @ powers
+        s_inv, s_q2, s_lam = sm[0, 0], sm[1, 0], sm[2, 0]
+        s_q2d, s_q2dl = sm[1, 1], sm[3, 1]
+        ev = 0.5 * (n_eff * lb + k * la - np.log(den).sum() - b * ypy + b * b * s_q2)
+        d_la = 0.5 * (k - a * s_inv - b * b * a * s_q2d)
+        d_lb = 0.5 * (n_eff - b * s_lam - b * ypy + 2 * b * b * s_q2 - b**3 * s_q2dl)
         if not np.isfinite(ev):
-            return 1e300, np.zeros(2)
-        return -ev, -np.array([d_la, d_lb])
+            return (1e300, np.zeros(2), None) if hess else (1e300, np.zeros(2))
+        if not hess:
+            return -ev, -np.array([d_la, d_lb])
+        h_aa = 0.5 * (-a * s_inv + a * a * sm[0, 1] - a * b * b * s_q2d
+                      + 2 * a * a * b * b * sm[1, 2])
+        h_ab = 0.5 * (a * b * sm[2, 1] - 2 * a * b * b * s_q2d + 2 * a * b**3 * sm[3, 2])
+        h_bb = 0.5 * (-b * s_lam + b * b * sm[4, 1] - b * ypy + 4 * b * b * s_q2
+                      - 5 * b**3 * s_q2dl + 2 * b**4 * sm[5, 2])
+        return -ev, -np.array([d_la, d_lb]), -np.array([[h_aa, h_ab], [h_ab, h_bb]])
 
     lo, hi = np.array([-25.0, -10.0]), np.array([25.0, 25.0])
-    if log_alpha is None:
-        res = minimize(nll, np.clip(np.array(x0, float), lo, hi), jac=True, method="L-BFGS-B",
-                       bounds=list(zip(lo, hi, strict=True)),
-                       options={"ftol": 1e-12, "gtol": 1e-6, "maxiter": 200})
-        best = np.clip(res.x, lo, hi)
+    if log_alpha is not None and log_beta is not None:
+        best = np.array([log_alpha, log_beta])
+    elif log_alpha is None:
+        best = _newton_min(nll, np.clip(np.array(x0, float), lo, hi), lo, hi, free=[0, 1])
+        if best is None:
+            res = minimize(nll, np.clip(np.array(x0, float), lo, hi), jac=True,
+                           method="L-BFGS-B", bounds=list(zip(lo, hi, strict=True)),
+                           options={"ftol": 1e-12, "gtol": 1e-6, "maxiter": 200})
+            best = np.clip(res.x, lo, hi)
     else:
-        def nll_beta(v: np.ndarray) -> tuple[float, np.ndarray]:
-            f, grad = nll(np.array([log_alpha, v[0]]))
-            return f, grad[1:]
+        start = np.array([log_alpha, math.log(100.0)])
+        best = _newton_min(nll, start, lo, hi, free=[1])
+        if best is None:
+            def nll_beta(v: np.ndarray) -> tuple[float, np.ndarray]:
+                f, grad = nll(np.array([log_alpha, v[0]]))
+                return f, grad[1:]
 
-        res = minimize(nll_beta, np.array([math.log(100.0)]), jac=True, method="L-BFGS-B",
-                       bounds=[(lo[1], hi[1])], options={"ftol": 1e-12, "gtol": 1e-6})
-        best = np.array([log_alpha, float(res.x[0])])
-    ev, mean, cf, _ = parts(best)
+            res = minimize(nll_beta, np.array([math.log(100.0)]), jac=True, method="L-BFGS-B",
+                           bounds=[(lo[1], hi[1])], options={"ftol": 1e-12, "gtol": 1e-6})
+            best = np.array([log_alpha, float(res.x[0])])
+    ev, mean, cf, _ = prep["parts"](best)
     return {"mean": mean, "chol": cf[0], "log_alpha": float(best[0]),
             "log_beta": float(best[1]), "log_evidence": float(ev)}
+
+
+def _newton_min(fun: Any, x0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+                free: list[int], max_iter: int = 100) -> np.ndarray | None:
+    """Minimise ``fun`` (value, gradient, Hessian) over the coordinates ``free`` within bounds.
+
+    A damped Newton search with a backtracking line search; None when it does not reach a
+    stationary point inside the bounds, so the caller falls back to L-BFGS-B. Written here
+    because the evidence of the split's pulse models has two parameters and an exact Hessian:
+    a general-purpose optimiser spent most of the split's time in its own overhead.
+    """
+    x = x0.astype(float).copy()
+    f, g, h = fun(x, hess=True)
+    if h is None:
+        return None
+    idx = np.asarray(free)
+    for _ in range(max_iter):
+        gf = g[idx]
+        if np.max(np.abs(gf)) < 1e-7:
+            return x
+        step = _newton_step(gf, h[np.ix_(idx, idx)] if idx.size == 1 else h)
+        if step is None:
+            return None  # not locally convex (e.g. a flat evidence in alpha): L-BFGS-B's case
+        if np.max(np.abs(step)) < 1e-6:
+            # converged: the last Newton step is below the rounding of the evidence's sums
+            # (they cancel to ~1e-7 in the gradient, where a line search can no longer tell)
+            x[idx] = np.clip(x[idx] + step, lo[idx], hi[idx])
+            return x
+        t = 1.0
+        while True:
+            x_new = x.copy()
+            x_new[idx] = np.clip(x[idx] + t * step, lo[idx], hi[idx])
+            f_new, g_new, h_new = fun(x_new, hess=True)
+            if h_new is not None and f_new <= f + 1e-4 * t * float(gf @ step):
+                break
+            t *= 0.5
+            if t < 1e-10:
+                return None
+        at_bound = np.any((x_new[idx] <= lo[idx]) | (x_new[idx] >= hi[idx]))
+        x, f, g, h = x_new, f_new, g_new, h_new
+        if at_bound:
+            return None  # a bound is active: L-BFGS-B handles the projected problem
+    return None
+
+
+def _newton_step(g: np.ndarray, h: np.ndarray) -> np.ndarray | None:
+    """Return -h^-1 g for a positive definite 1x1 or 2x2 ``h`` (closed form), else None."""
+    if g.size == 1:
+        d = float(h[0, 0])
+        return -g / d if np.isfinite(d) and d > 0 else None
+    a, b, c = float(h[0, 0]), float(h[0, 1]), float(h[1, 1])
+    det = a * c - b * b
+    # positive definite, with the smaller eigenvalue not lost in rounding
+    if not (np.isfinite(det) and a > 0 and det > 1e-8 * (a + c) ** 2):
+        return None
+    return -np.array([c * g[0] - b * g[1], a * g[1] - b * g[0]]) / det
 
 
 def _draw(fit: dict, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -209,12 +308,22 @@ def _step_response(dt: np.ndarray, tau: np.ndarray) -> np.ndarray:
     return out
 
 
-def _pulse_window(t: np.ndarray, cur: np.ndarray, p: dict, cfg: dict) -> dict:
-    """Return the indices and first sample time of one pulse's fit window."""
+def _pulse_window(t: np.ndarray, cur: np.ndarray, p: dict, cfg: dict,
+                  imax: float | None = None) -> dict:
+    """Return the indices and first sample time of one pulse's fit window.
+
+    Only the slice of the (sorted) record around the pulse is looked at, so that a record of N
+    pulses costs N windows, not N whole-record scans; ``imax`` is the record's largest |current|
+    (computed here when not given).
+    """
     win = cfg["window"]
     t_on, t_off, t_end = p["t_start"], p["t_end"], p["t_rest_end"]
-    imax = float(np.max(np.abs(cur)))
-    sel = (t >= t_on - win["pre_rest_s"]) & (t < t_end)
+    if imax is None:
+        imax = float(np.max(np.abs(cur)))
+    lo = int(np.searchsorted(t, t_on - win["pre_rest_s"], side="left"))
+    hi = int(np.searchsorted(t, t_end, side="left"))
+    t, cur = t[lo:hi], cur[lo:hi]
+    sel = np.ones(t.size, bool)
     # pre-pulse samples only where the cell rests (not the tail of the previous pulse's current)
     sel &= ~((t < t_on) & (np.abs(cur) > 0.01 * imax))
     skip = win["skip_after_step_s"]
@@ -225,7 +334,7 @@ def _pulse_window(t: np.ndarray, cur: np.ndarray, p: dict, cfg: dict) -> dict:
     first = float(np.min(after_on[after_on > 0])) if np.any(after_on > 0) else math.nan
     after_off = t[idx] - t_off
     first_off = float(np.min(after_off[after_off > 0])) if np.any(after_off > 0) else math.nan
-    return {"idx": idx, "first_sample_s": max(first, first_off) if np.isfinite(first_off)
+    return {"idx": idx + lo, "first_sample_s": max(first, first_off) if np.isfinite(first_off)
             else first}
 
 
@@ -341,11 +450,15 @@ def split_gitt(
     if "gamma_median" not in bands and "group_gamma_median" not in bands:
         raise DataError("the bands have no 'gamma_median'/'group_gamma_median' (the EIS DRT "
                         "shape the split needs); make them with drtbayes.time_constant_bands")
-    out = split_each_record(
-        records, seed, progress,
-        lambda rec, rng: _split_record(rec, bands, cfg, capacity_mah=capacity_mah,
-                                       area_cm2=area_cm2, policy=policy, n_samples=n_samples,
-                                       rng=rng))
+    def split_one(rec: xr.Dataset, rng: np.random.Generator) -> xr.Dataset:
+        # one BLAS thread: same numbers whatever the environment, and the many small
+        # factorisations of the pulse fits only lose time to threads competing for the cores
+        with one_blas_thread():
+            return _split_record(rec, bands, cfg, capacity_mah=capacity_mah,
+                                 area_cm2=area_cm2, policy=policy, n_samples=n_samples,
+                                 rng=rng)
+
+    out = split_each_record(records, seed, progress, split_one)
     out.attrs.update({
         "drtbayes_kind": "split",
         "drtbayes_version": _version(),
@@ -421,9 +534,10 @@ def _split_record(rec: xr.Dataset, bands: xr.Dataset, cfg: dict, *, capacity_mah
     if keep.size == 0:
         raise NoPulsesError(f"{src}: none of the {pulses.sizes['pulse']} pulses is complete "
                             "(each needs a rest after it); nothing to split")
-    skipped = [{"pulse": int(i), "t_start": float(pulses["t_start"].values[i]),
-                "reason": str(pulses["flag"].values[i]) or "incomplete"}
-               for i in range(pulses.sizes["pulse"]) if i not in set(keep)]
+    t_starts, flags = pulses["t_start"].values, pulses["flag"].values
+    skipped = [{"pulse": int(i), "t_start": float(t_starts[i]),
+                "reason": str(flags[i]) or "incomplete"}
+               for i in np.flatnonzero(~pulses["complete"].values.astype(bool))]
     t = np.asarray(rec["time"].values, float)
     cur = np.asarray(rec["current"].values, float)
     volt = np.asarray(rec["voltage"].values, float)
@@ -436,12 +550,13 @@ def _split_record(rec: xr.Dataset, bands: xr.Dataset, cfg: dict, *, capacity_mah
     # an equal mixture over these grid starts (multiples of the first sample time)
     factors = [float(x) for x in np.atleast_1d(grid_cfg["tau_min_first_sample_factor"])]
 
+    imax = float(np.max(np.abs(cur)))
     plist = []
     for i in keep:
         p = {k: float(pulses[k].values[i]) for k in ("t_start", "t_end", "t_rest_end", "soc",
                                                        "current_a", "rest_s")}
         p["kind"] = str(pulses["kind"].values[i])
-        w = _pulse_window(t, cur, p, cfg)
+        w = _pulse_window(t, cur, p, cfg, imax=imax)
         p.update(w)
         dur = p["t_end"] - p["t_start"]
         hi = min(grid_cfg["tau_max_pulse_factor"] * dur,
@@ -468,6 +583,7 @@ def _split_record(rec: xr.Dataset, bands: xr.Dataset, cfg: dict, *, capacity_mah
         sd = transfer(p["soc"])
         if np.any(sd > 0):
             p["log_b"] = p["log_b"] + rng.normal(0.0, 1.0, p["log_b"].shape) * sd
+        p["log_b_median"] = np.nanmedian(p["log_b"], axis=0)
         p["eis_tau"] = eis_tau
         p["eis_gamma"] = np.clip(np.asarray(tables["gamma_median"].at(p["soc"], policy), float),
                                  0.0, None)
@@ -477,20 +593,32 @@ def _split_record(rec: xr.Dataset, bands: xr.Dataset, cfg: dict, *, capacity_mah
 
     width = float(cfg.get("pooling", {}).get("width_soc", 0.0))
     socs = np.array([p["soc"] for p in plist])
-    mix = []  # per grid start: one fit per pulse
+    # pass 1 keeps only each fit's hyperparameters (log alpha, log b): the fits themselves
+    # (design matrices of every pulse) are rebuilt one pulse at a time below, so memory stays
+    # that of one pulse however long the record
+    eb_all = np.zeros((len(factors), len(plist), 2))
+    with activity(f"empirical-Bayes fits of {len(plist)} pulses"):
+        for j, p in enumerate(plist):
+            data = _pulse_data(t, volt, p, tau_grid)
+            for m in range(len(factors)):
+                f = _fit_pulse(data, p, p["active"][m], tau_grid, h_ln, cfg)["fit"]
+                eb_all[m, j] = f["log_alpha"], f["log_beta"]
+    hyper = []  # per grid start: (log alpha, log b or None) per pulse
     for m in range(len(factors)):
-        fits = [_fit_pulse(t, volt, p, p["active"][m], tau_grid, h_ln, cfg) for p in plist]
+        eb = eb_all[m]
         if width > 0 and len(plist) > 1:
             # pooling: neighbouring pulses share the strength of the smoothness prior (median
             # of their empirical-Bayes log alpha), which steadies the per-pulse choice without
             # making one pulse's DRT shape the prior of another (that double use of similar
-            # data made the intervals overconfident in the validation)
-            log_a = np.array([f["fit"]["log_alpha"] for f in fits])
-            fits = [_fit_pulse(t, volt, p, p["active"][m], tau_grid, h_ln, cfg,
-                               log_alpha=float(np.median(log_a[np.abs(socs - socs[j])
-                                                               <= width])))
-                    for j, p in enumerate(plist)]
-        mix.append(fits)
+            # data made the intervals overconfident in the validation); b is refitted
+            order = np.argsort(socs, kind="stable")
+            s_sorted, a_sorted = socs[order], eb[order, 0]
+            lo_i = np.searchsorted(s_sorted, socs - width, side="left")
+            hi_i = np.searchsorted(s_sorted, socs + width, side="right")
+            hyper.append([(float(np.median(a_sorted[a:b])), None)
+                          for a, b in zip(lo_i, hi_i, strict=True)])
+        else:
+            hyper.append([(float(a), float(b)) for a, b in eb])
     n_per = np.full(len(factors), n_samples // len(factors))
     n_per[: n_samples % len(factors)] += 1
 
@@ -505,8 +633,12 @@ def _split_record(rec: xr.Dataset, bands: xr.Dataset, cfg: dict, *, capacity_mah
     r_med = np.full((len(plist), tau_grid.size), np.nan)
     for j, p in enumerate(plist):
         comp_r, comp_v, res_flags, why = [], [], [], ["", "", "", ""]
+        data = _pulse_data(t, volt, p, tau_grid)
+        fits = [_fit_pulse(data, p, p["active"][m], tau_grid, h_ln, cfg,
+                           log_alpha=hyper[m][j][0], log_beta=hyper[m][j][1])
+                for m in range(len(factors))]
         for m, n_m in enumerate(n_per):
-            f = mix[m][j]
+            f = fits[m]
             draws = _draw(f["fit"], int(n_m), rng)
             r_draws = f["map"] @ draws  # (1 + k, n): r0, r_k
             out = _components(p, f, r_draws, h_ln, cfg, rng)
@@ -519,7 +651,7 @@ def _split_record(rec: xr.Dataset, bands: xr.Dataset, cfg: dict, *, capacity_mah
         res[j] = np.concatenate(comp_r, axis=1)
         resolved[j] = np.all(res_flags, axis=0)
         reasons[j] = why
-        f = mix[0][j]
+        f = fits[0]
         tt = t[p["idx"]]
         v_draws = np.concatenate(comp_v, axis=1)
         pick = np.unique(np.linspace(0, tt.size - 1, min(n_fit, tt.size)).round().astype(int))
@@ -598,26 +730,35 @@ def _soc_transfer(bands: xr.Dataset, design: str, policy: str, fraction: float) 
     return sd
 
 
-def _fit_pulse(t: np.ndarray, volt: np.ndarray, p: dict, act: np.ndarray, tau_grid: np.ndarray,
-               h_ln: float, cfg: dict, log_alpha: float | None = None) -> dict:
-    """Fit one pulse by empirical Bayes on the grid cells ``act``.
-
-    Returns the fit and the map from parameter draws to the pulse DRT (r0, r_k).
-    """
-    tau = tau_grid[act]
+def _pulse_data(t: np.ndarray, volt: np.ndarray, p: dict, tau_grid: np.ndarray) -> dict:
+    """One pulse's data and its columns on the whole tau grid (each grid start slices them)."""
     tt = t[p["idx"]]
     y_off = float(np.median(volt[p["idx"]][tt < p["t_start"]])) if np.any(
         tt < p["t_start"]) else float(volt[p["idx"][0]])
-    y = (volt[p["idx"]] - y_off) * 1e3
-    nuis, rcols = _columns(tt, p, tau)
+    nuis, rcols = _columns(tt, p, tau_grid)
+    g = np.interp(np.log(tau_grid), np.log(p["eis_tau"]), p["eis_gamma"], left=0.0, right=0.0)
+    return {"y": (volt[p["idx"]] - y_off) * 1e3, "y_off": y_off, "nuis": nuis,
+            "r0": rcols[:, :1], "rk": rcols[:, 1:], "eis_gamma": g}
+
+
+def _fit_pulse(data: dict, p: dict, act: np.ndarray, tau_grid: np.ndarray, h_ln: float,
+               cfg: dict, log_alpha: float | None = None,
+               log_beta: float | None = None) -> dict:
+    """Fit one pulse (``data`` from :func:`_pulse_data`) by empirical Bayes on the cells ``act``.
+
+    ``log_alpha`` fixes the smoothness (b is then searched), ``log_beta`` with it fixes both.
+    Returns the fit and the map from parameter draws to the pulse DRT (r0, r_k).
+    """
+    tau = tau_grid[act]
+    y_off, y, nuis = data["y_off"], data["y"], data["nuis"]
+    rcols = np.column_stack([data["r0"], data["rk"][:, act]])
     k = tau.size
     prior = cfg["prior"]
     # templates: EIS DRT shape of each band (median boundaries), per grid cell
     temps = []
     if prior.get("eis_templates", True):
-        g = np.interp(np.log(tau), np.log(p["eis_tau"]), p["eis_gamma"], left=0.0, right=0.0)
-        edges = np.concatenate([[-np.inf], np.nanmedian(p["log_b"], axis=0) * math.log(10),
-                                [np.inf]])
+        g = data["eis_gamma"][act]
+        edges = np.concatenate([[-np.inf], p["log_b_median"] * math.log(10), [np.inf]])
         for a, b in zip(edges[:-1], edges[1:], strict=True):
             tj = np.where((np.log(tau) >= a) & (np.log(tau) < b), g * h_ln, 0.0)
             if tj.sum() > 1e-6 * max(g.sum() * h_ln, 1e-300):
@@ -630,8 +771,8 @@ def _fit_pulse(t: np.ndarray, volt: np.ndarray, p: dict, act: np.ndarray, tau_gr
     dop = _diff_operator(k, int(prior["smoothness_order"]))
     q = dop.T @ dop
     q = q + prior["ridge_epsilon"] * np.trace(q) / k * np.eye(k)
-    fit = _eb_fit(x, y, n_weak, q, float(prior["weak_precision"]), x0=(0.0, math.log(100.0)),
-                  log_alpha=log_alpha)
+    prep = _eb_prepare(x, y, n_weak, q, float(prior["weak_precision"]))
+    fit = _eb_solve(prep, x0=(0.0, math.log(100.0)), log_alpha=log_alpha, log_beta=log_beta)
     # map beta -> [r0, r_k]: r = G c + delta
     m_map = np.zeros((1 + k, x.shape[1]))
     m_map[0, 3] = 1.0

@@ -102,3 +102,14 @@ def test_clean_spectrum_is_trusted():
     res = _fit(_liion(bad_points=False))
     verdict = trust_of(res)[res.spectra[0]]
     assert verdict["trusted"], verdict["reasons"]
+
+
+def test_trust_words_say_the_verdict():
+    """The verdict in one line: trusted (with a blocking note), or every reason."""
+    from drtbayes.drt.trust import trust_words
+
+    assert trust_words({"trusted": True, "reasons": []}) == "trusted"
+    assert trust_words({"trusted": True, "reasons": ["blocking electrode: CPE line"]}) == (
+        "trusted (blocking electrode: CPE line)")
+    assert trust_words({"trusted": False, "reasons": ["a", "b"]}) == "NOT TRUSTED: a; b"
+    assert trust_words(None).startswith("no trust verdict")

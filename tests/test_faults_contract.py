@@ -554,6 +554,57 @@ def test_read_only_file_system(env, tmpfs, capsys):
            "is on a read-only file system; write elsewhere", capsys)
 
 
+def _nobody_can_run_python(tmp_path: Path) -> bool:
+    try:
+        probe = subprocess.run([sys.executable, "-c", "import drtbayes"], user=65534,
+                               group=65534, capture_output=True, text=True, check=False,
+                               env={**os.environ, "HOME": str(tmp_path)}, timeout=60)
+    except OSError:  # the interpreter lies in a folder only root may enter
+        return False
+    return probe.returncode == 0
+
+
+def test_non_writable_parent_folder(env, tmp_path, capsys, monkeypatch):
+    """An output in a folder the user may not write to is refused before any work.
+
+    Root may write anywhere: as root the command runs as the unprivileged user 'nobody' when
+    that user can run this checkout's interpreter; otherwise the permission check
+    (``os.access``) is made to answer as it would for such a user. As any other user the
+    folder's mode alone denies it.
+    """
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    target = locked / "fit.json"
+    expected = (f"drtbayes: error: {target}: no permission to write in {locked}; choose a "
+                "folder you can write to")
+    if os.geteuid() == 0 and not _nobody_can_run_python(tmp_path):
+        real_access = os.access
+
+        def access(path, mode, **kw):
+            return False if Path(path) == locked and mode & os.W_OK else real_access(
+                path, mode, **kw)
+
+        monkeypatch.setattr(os, "access", access)
+        refuse(["fit-eis", _s(env, "s"), "--fast", "--json", str(target)], OutputPathError,
+               expected.removeprefix("drtbayes: error: "), capsys)
+        assert list(locked.iterdir()) == []
+        return
+    for d in (tmp_path, env["dir"]):
+        d.chmod(0o755)
+    spec = env["dir"] / "s.csv"
+    spec.chmod(0o644)
+    kw = {"user": 65534, "group": 65534} if os.geteuid() == 0 else {}
+    res = subprocess.run([sys.executable, "-m", "drtbayes", "fit-eis", str(spec), "--fast",
+                          "--json", str(target)], capture_output=True, text=True, check=False,
+                         timeout=120, env={**os.environ, "HOME": str(tmp_path),
+                                           "DRTBAYES_CACHE_DIR": str(tmp_path / "cache")},
+                         **kw)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.strip().splitlines() == [expected], res.stderr
+    assert list(locked.iterdir()) == []
+
+
 def _damage(src: Path, dst: Path, how: str) -> Path:
     data = bytearray(src.read_bytes())
     if how == "truncated":

@@ -70,3 +70,57 @@ def test_format_eta():
     assert format_eta(65.2) == "1 min 05 s"
     assert format_eta(9.6) == "10 s"
     assert format_eta(float("nan")) == "?"
+
+
+def test_heartbeat_fills_a_silence_with_the_current_activity():
+    """A silence of the heartbeat interval gets one line naming what runs; a line resets it."""
+    from drtbayes.progress import Heartbeat, activity, mark_line
+
+    clock, lines = _Clock(), []
+    beat = Heartbeat("[3/7] bands", lines.append, interval_s=8.0, clock=clock)
+    mark_line(clock.t)
+    clock.t += 7.9
+    assert beat.check() is None
+    clock.t += 0.2
+    with activity("time-constant bands of 12 spectra"):
+        line = beat.check()
+    assert line == "      ... [3/7] bands: time-constant bands of 12 spectra, 8 s into the stage"
+    assert lines == [line]
+    clock.t += 5.0
+    mark_line(clock.t)           # another reporter wrote a line: the silence starts again
+    clock.t += 7.0
+    assert beat.check() is None
+    clock.t += 1.5
+    assert beat.check().endswith(": working, 22 s into the stage")  # no activity named
+
+
+def test_stage_in_a_log_never_stays_silent_for_ten_seconds():
+    """A stage in a log (not a terminal) writes a line at least every 10 s while it works."""
+    import time
+
+    import drtbayes.progress as prog_mod
+    from drtbayes.pipeline import Progress
+
+    out = io.StringIO()
+    p = Progress(stream=out)
+    stamps = []
+
+    class _Stamped(io.StringIO):
+        def write(self, text):
+            stamps.append(time.monotonic())
+            return super().write(text)
+
+    p.stream = _Stamped()
+    try:
+        import drtbayes.pipeline as pl
+        orig = pl.Heartbeat
+        pl.Heartbeat = lambda label, write: orig(label, write, interval_s=0.2, poll_s=0.05)
+        with p.stage(2, 7, "eis_fit"), prog_mod.activity("compiling"):
+            time.sleep(1.0)
+    finally:
+        pl.Heartbeat = orig
+    text = p.stream.getvalue()
+    assert text.startswith("      ... [2/7] eis_fit: compiling, 0 s into the stage\n")
+    assert text.rstrip().splitlines()[-1].startswith("[2/7] eis_fit: done in")
+    gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
+    assert max(gaps) < 0.5, gaps

@@ -159,3 +159,21 @@ def test_methods_sampler_words_come_from_the_records():
     laplace = _sampling_words({"method": "laplace", "preset_toml": preset_toml}, _preset(
         {"preset_toml": preset_toml}), {})
     assert laplace.startswith("approximated by the posterior mode and a Laplace")
+
+
+def test_every_spectrum_has_its_trust_verdict(run_dir):
+    """The DRT table gives each spectrum the stored trust verdict in words (--fast: untrusted)."""
+    from drtbayes.drt.trust import trust_of, trust_words
+    from drtbayes.results import load
+
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    fit = load(run_dir / "eis_fit.nc")
+    verdicts = trust_of(fit)
+    assert set(verdicts) == set(fit.spectra)
+    for lab in fit.spectra:
+        words = trust_words(verdicts[lab])
+        # a MAP + Laplace fit has no sampler gate, so it is never trusted
+        assert words.startswith("NOT TRUSTED: MAP + Laplace approximation (--fast)")
+        assert re.search(rf"<td[^>]*>{re.escape(html.escape(lab))}</td>", page)
+        assert re.search(rf"<td data-label='verdict'>{re.escape(html.escape(words))}</td>", page)
+    assert "<th>verdict</th>" in page

@@ -37,6 +37,7 @@ from ..inference import (
     pack_values,
 )
 from ..inference.whiten import WhitenedCompiled, whitened_model
+from ..progress import activity
 from .model import (
     ModelInputs,
     build_model,
@@ -153,7 +154,8 @@ def _compiled(inputs: ModelInputs, preset: dict[str, Any]) -> tuple[Any, Any, bo
             warnings.simplefilter("ignore", UserWarning)
             # compiled once in whitened coordinates; with shift 0 and L = I (every use but
             # NUTS after empirical Bayes) it is the original model (drtbayes.inference.whiten)
-            _CACHE[key] = (model, WhitenedCompiled(compile_model(whitened_model(model))))
+            with activity("compiling the DRT model"):
+                _CACHE[key] = (model, WhitenedCompiled(compile_model(whitened_model(model))))
     model, compiled = _CACHE[key]
     return model, compiled.with_data(**pack_values(inputs.data_values())), hit
 
@@ -274,10 +276,11 @@ def fit_drt(
             ApproximationWarning, stacklevel=2)
     else:
         result.apply_gate()
-    result.posterior_predictive_check()
-    from .trust import assess_trust
+    with activity("checking the fit (posterior predictive check, trust verdict)"):
+        result.posterior_predictive_check()
+        from .trust import assess_trust
 
-    assess_trust(result)  # attrs["trust"]: the gate and the fit's quality in one verdict
+        assess_trust(result)  # attrs["trust"]: the gate and the fit's quality in one verdict
     return result
 
 
@@ -432,7 +435,8 @@ def _fit_one(compiled: Any, inputs: ModelInputs, preset: dict[str, Any], seed: i
         # given them, starting at the conditional mode found on the way
         values = inputs.data_values()
         t_eb = time.perf_counter()
-        fixed, init, eb = empirical_bayes_hyperparameters(compiled, values, preset)
+        with activity("empirical-Bayes search of the smoothness"):
+            fixed, init, eb = empirical_bayes_hyperparameters(compiled, values, preset)
         eb["search_s"] = round(time.perf_counter() - t_eb, 3)
         values = {**values, **fixed}
         compiled = compiled.with_data(**pack_values(values))
@@ -440,7 +444,9 @@ def _fit_one(compiled: Any, inputs: ModelInputs, preset: dict[str, Any], seed: i
         if preset["sampler"].get("whiten", False):
             # NUTS in coordinates whitened by the Laplace approximation at that mode: warm-up
             # no longer has to learn scales spanning decades (drtbayes.inference.whiten)
-            hessian = finite_difference_hessian(_negative_log_density(compiled, values), init)
+            with activity("Laplace whitening at the mode"):
+                hessian = finite_difference_hessian(_negative_log_density(compiled, values),
+                                                    init)
             nuts_model = _start_near(compiled.sampler(init, laplace_whitening(hessian)),
                                      np.zeros(init.size))
         else:
@@ -451,11 +457,12 @@ def _fit_one(compiled: Any, inputs: ModelInputs, preset: dict[str, Any], seed: i
         init = initial_point(compiled, inputs.data_values(), smoothness=float(
             np.exp(preset["hyperpriors"]["smoothness_log_median"])), preset=preset)
         nuts_model = _start_near(compiled.sampler(), init)
-    trace = sample_nuts(
-        nuts_model, draws=settings["n_draws"], tune=settings["tune"],
-        chains=settings["chains"], seed=seed, target_accept=settings["target_accept"],
-        progress=settings["progress"], label="DRT fit",
-        adaptation=preset["sampler"].get("adaptation", "low_rank"))
+    with activity("NUTS of the DRT"):
+        trace = sample_nuts(
+            nuts_model, draws=settings["n_draws"], tune=settings["tune"],
+            chains=settings["chains"], seed=seed, target_accept=settings["target_accept"],
+            progress=settings["progress"], label="DRT fit",
+            adaptation=preset["sampler"].get("adaptation", "low_rank"))
     raw = draws_in_original(trace["posterior"])
     return raw, trace["sample_stats"].to_dataset(), info
 
@@ -482,10 +489,11 @@ def _fit_each_group(inputs: ModelInputs, preset: dict[str, Any], seed: int,
                          **({} if inputs.capacitance_f is None else
                             {"capacitance_f": inputs.capacitance_f[rows],
                              "capacitance_log_sd": inputs.capacitance_log_sd[rows]}))
-        _, compiled, hit = _compiled(sub, preset)
-        all_cached = all_cached and hit
-        seed_g = int(np.random.SeedSequence([int(seed), g]).generate_state(1)[0])
-        parts.append((rows, *_fit_one(compiled, sub, preset, seed_g, settings)))
+        with activity(f"DRT of group {g + 1}/{inputs.n_groups}"):
+            _, compiled, hit = _compiled(sub, preset)
+            all_cached = all_cached and hit
+            seed_g = int(np.random.SeedSequence([int(seed), g]).generate_state(1)[0])
+            parts.append((rows, *_fit_one(compiled, sub, preset, seed_g, settings)))
     n_spec = inputs.z_real.shape[0]
     raw: dict[str, np.ndarray] = {}
     per_spectrum = ("r_inf_rel", "l_rel", "elastance_rel", "sigma_const", "sigma_prop",

@@ -39,7 +39,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["assess_trust", "trust_of", "PARETO_K_MAX", "OUTLIER_SD", "RUNS_Z_MIN"]
+__all__ = ["assess_trust", "trust_of", "trust_words", "PARETO_K_MAX", "OUTLIER_SD",
+           "RUNS_Z_MIN"]
 
 #: Pareto k above which one point dominates the fit (Vehtari et al. 2024: k > 0.7 makes the
 #: importance-sampling estimate of the leave-one-out posterior unreliable).
@@ -266,3 +267,24 @@ def trust_of(result: Any) -> dict[str, dict[str, Any]]:
     """Return the stored verdict (``attrs["trust"]``), or {} for a fit saved before it existed."""
     text = result.tree.attrs.get("trust")
     return json.loads(text) if text else {}
+
+
+def trust_words(verdict: dict[str, Any] | None) -> str:
+    """Say one spectrum's verdict in a line: ``"trusted"`` or ``"NOT TRUSTED: reason; ..."``.
+
+    Parameters
+    ----------
+    verdict
+        One entry of :func:`trust_of` (None: a fit saved before verdicts existed).
+
+    Returns
+    -------
+    str
+    """
+    if not verdict:
+        return "no trust verdict (a fit saved by an older drtbayes)"
+    if verdict.get("trusted"):
+        notes = [r for r in verdict.get("reasons", []) if r.startswith("blocking electrode")]
+        return "trusted" + (f" ({notes[0]})" if notes else "")
+    reasons = verdict.get("reasons") or ["a check failed"]
+    return "NOT TRUSTED: " + "; ".join(reasons)

@@ -30,6 +30,7 @@ from ..inference import (
     sample_nuts,
 )
 from ..numerics import derive_seed
+from ..progress import activity
 from ..results.provenance import stamp
 from .basis import Basis, make_basis, rw2_matrix, soc_grid, zero_sum_basis
 from .data import SocData, prepare_data
@@ -128,9 +129,10 @@ def fit_soc_model(
             ApproximationWarning,
             stacklevel=2,
         )
-    params, stats = _merged(setup, per_comp)
-    posterior = _posterior(setup, params)
-    diag = _diagnose(setup, posterior, stats)
+    with activity("SOC curves of every draw, and the diagnostics"):
+        params, stats = _merged(setup, per_comp)
+        posterior = _posterior(setup, params)
+        diag = _diagnose(setup, posterior, stats)
     groups: dict[str, xr.Dataset] = {"posterior": posterior, "observed_data": _observed(setup)}
     if stats is not None:
         groups["sample_stats"] = stats
@@ -232,15 +234,18 @@ def _fit_component(setup: _Setup, k: int, seed: int, settings: dict[str, Any]
         return sample_laplace(model, obs, key, draws=settings["draws"], seed=seed_k)
     compiled = _COMPILED_CACHE.get(key)
     if compiled is None:
-        compiled = compile_model(model, var_names=list(FREE_VARS))
+        with activity(f"compiling the SOC model of {data.components[k]}"):
+            compiled = compile_model(model, var_names=list(FREE_VARS))
         _COMPILED_CACHE[key] = compiled
     else:
         compiled = compiled.with_data(**pack_values(obs))
-    trace = sample_nuts(
-        compiled, draws=settings["draws"], tune=settings["tune"], chains=settings["chains"],
-        cores=min(settings["chains"], os.cpu_count() or 1), seed=seed_k,
-        target_accept=settings["target_accept"], adaptation=settings["adaptation"],
-        progress=settings["progress"], label=f"SOC model {data.components[k]}")
+    with activity(f"NUTS of the SOC model of {data.components[k]}"):
+        trace = sample_nuts(
+            compiled, draws=settings["draws"], tune=settings["tune"],
+            chains=settings["chains"], cores=min(settings["chains"], os.cpu_count() or 1),
+            seed=seed_k, target_accept=settings["target_accept"],
+            adaptation=settings["adaptation"], progress=settings["progress"],
+            label=f"SOC model {data.components[k]}")
     post = trace["posterior"].to_dataset()
     params = {name: np.asarray(post[name].values) for name in FREE_VARS}
     stats = trace["sample_stats"].to_dataset() if "sample_stats" in trace.children else None
