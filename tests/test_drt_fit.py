@@ -424,3 +424,33 @@ def test_fast_hierarchical_design_level_drt_matches_its_cells():
     lo, hi = pp.quantile(0.025, ("chain", "draw")), pp.quantile(0.975, ("chain", "draw"))
     obs = res.tree["observed_data"]["z_real"]
     assert float(((obs >= lo) & (obs <= hi)).mean()) > 0.85
+
+
+def test_a_failed_gate_is_refitted_once_with_the_retry_settings():
+    """A NUTS fit that fails the gate is run again with ``[sampler.retry]`` (longer warm-up,
+    more draws); the result is the second fit, with the first one's diagnostics on record, and
+    only the second fit's failure warns. Forced here by a gate no fit can pass (bulk ESS
+    above a million).
+    """
+    import re
+
+    from drtbayes.errors import SamplingWarning
+    from drtbayes.presets import load_preset
+
+    preset = load_preset("drt-single")
+    preset["preset_toml"] = re.sub(r"(?m)^ess_bulk_min = .*$", "ess_bulk_min = 1000000",
+                                   preset["preset_toml"])
+    preset["sampler"] = {**preset["sampler"], "draws": 100, "tune": 100, "chains": 2,
+                         "retry": {"draws": 150, "tune": 200, "target_accept": 0.99}}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = fit_drt(noisy_spectrum("one_zarc", seed=2), preset, seed=4, progress=False)
+    record = json.loads(res.tree.attrs["gate_retry"])
+    assert record["settings"] == {"draws": 150, "tune": 200, "target_accept": 0.99}
+    assert record["first_diagnostics"][res.spectra[0]]["gate_pass"] is False
+    assert res.posterior.sizes["draw"] == 150 and res.posterior.sizes["chain"] == 2
+    assert json.loads(res.tree.attrs["sampler"])["tune"] == 200
+    assert res.diagnostics[res.spectra[0]]["gate_pass"] is False
+    assert sum(issubclass(w.category, SamplingWarning) for w in caught) == 1
+    timing = json.loads(res.tree.attrs["timing"])
+    assert timing["wall_s"] > timing["first_fit_wall_s"] > 0

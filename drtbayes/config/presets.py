@@ -60,6 +60,12 @@ def _sampler() -> Table:
         "target_accept": number(0.5, 1.0, hi_open=True, required=True),
         "whiten": boolean(),
         "adaptation": choice(("low_rank", "diag")),
+        # a second NUTS run when the first fails the gate (drt presets)
+        "retry": Table({
+            "draws": integer(1, required=True),
+            "tune": integer(0, required=True),
+            "target_accept": number(0.5, 1.0, hi_open=True, required=True),
+        }),
     }, required=True)
 
 
