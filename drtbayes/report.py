@@ -33,7 +33,7 @@ import xarray as xr
 from . import __version__
 from ._atomic import atomic_write_bytes, atomic_write_text
 from .answer import Answer, answer_in_words
-from .drt.trust import trust_words
+from .drt.trust import trust_of, trust_words
 from .errors import DrtbayesWarning
 from .progress import activity
 
@@ -451,8 +451,24 @@ def _fit_rows(ctx: _Context) -> list[list[Any]]:
         if isinstance(known, dict):
             c_txt += (f" (prior: {_fmt(known.get('c_f'))} F, "
                       f"sd of ln C {_fmt(known.get('log_sd'), 2)})")
-        rows.append([lab, mh("r_inf"), mh("r_pol"), c_txt, peaks, trust_words(s.get("trust"))])
+        verdict = s.get("trust") or {}
+        rows.append([lab, mh("r_inf"), mh("r_pol"), c_txt, peaks,
+                     "trusted" if verdict.get("trusted") else
+                     "not trusted" if verdict else "–"])
     return rows
+
+
+def _trust_notes(ctx: _Context) -> str:
+    """List the reasons behind each 'not trusted' verdict, spectra with the same ones together."""
+    by_words: dict[str, list[str]] = {}
+    for lab, verdict in trust_of(ctx.fit).items():
+        if verdict and not verdict.get("trusted"):
+            by_words.setdefault(trust_words(verdict), []).append(lab)
+    if not by_words:
+        return ""
+    items = "".join(f"<li>{html.escape(', '.join(labs))}: {html.escape(words)}</li>"
+                    for words, labs in by_words.items())
+    return f"<ul class='trust'>{items}</ul>"
 
 
 # ------------------------------------------------------------------------------- methods
@@ -709,6 +725,7 @@ def _page(ctx: _Context, figs: _Figures) -> str:
         "check of the data (Kramers-Kronig, posterior predictive check, residual runs along "
         "the sweep, outliers, PSIS-LOO influence of single points); a --fast fit has no "
         "sampler gate and is never trusted. The reasons are listed where it is not.</p>",
+        _trust_notes(ctx),
         figs.html("nyquist"), figs.html("residuals"),
         "<h2>Time-constant bands</h2>", figs.html("drt_bands"),
         "<h2>GITT: pulse fits and the R1/R2/R3 split</h2>", figs.html("gitt_fits"),

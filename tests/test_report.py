@@ -175,5 +175,9 @@ def test_every_spectrum_has_its_trust_verdict(run_dir):
         # a MAP + Laplace fit has no sampler gate, so it is never trusted
         assert words.startswith("NOT TRUSTED: MAP + Laplace approximation (--fast)")
         assert re.search(rf"<td[^>]*>{re.escape(html.escape(lab))}</td>", page)
-        assert re.search(rf"<td data-label='verdict'>{re.escape(html.escape(words))}</td>", page)
+    # the table says the verdict, the list below it the reasons (identical ones once)
+    assert page.count("<td data-label='verdict'>not trusted</td>") == len(fit.spectra)
+    notes = re.search(r"<ul class='trust'>(.*?)</ul>", page, re.S).group(1)
+    assert notes.count("<li>") == 1
+    assert html.escape(", ".join(fit.spectra)) + ": " + html.escape(words) in notes
     assert "<th>verdict</th>" in page
