@@ -113,3 +113,21 @@ def test_trust_words_say_the_verdict():
         "trusted (blocking electrode: CPE line)")
     assert trust_words({"trusted": False, "reasons": ["a", "b"]}) == "NOT TRUSTED: a; b"
     assert trust_words(None).startswith("no trust verdict")
+
+
+def test_fit_eis_console_lines_carry_the_verdict():
+    """``drtbayes fit-eis`` prints the verdict under each spectrum's line."""
+    from drtbayes.cli import fit_summary_lines
+
+    stat = {"median": 1.0, "hdi95": [0.9, 1.1]}
+    summary = {"_method": "nuts", "_preset": "drt-single",
+               "a": {"r_inf": stat, "r_pol": stat, "peaks": [],
+                     "diagnostics": {"gate_pass": True},
+                     "trust": {"trusted": False, "reasons": ["1 point(s) beyond 5 noise sd"]}},
+               "b": {"r_inf": stat, "r_pol": stat, "peaks": [],
+                     "diagnostics": {"gate_pass": True}, "trust": {"trusted": True,
+                                                                   "reasons": []}}}
+    lines = fit_summary_lines(summary)
+    assert lines[1].startswith("a: R_inf") and lines[1].endswith("gate passed")
+    assert lines[2] == "  verdict: NOT TRUSTED: 1 point(s) beyond 5 noise sd"
+    assert lines[4] == "  verdict: trusted"
