@@ -116,23 +116,13 @@ def _diff_operator(n: int, order: int) -> np.ndarray:
     return d
 
 
-def _eb_fit(x: np.ndarray, y: np.ndarray, n_weak: int, q: np.ndarray, weak: float,
-            x0: tuple[float, float], log_alpha: float | None = None) -> dict[str, Any]:
-    """Empirical-Bayes Gaussian linear model.
-
-    Parameters ``beta = [weak block (n_weak), smooth block]``: weak block prior N(0, 1/weak),
-    smooth block N(0, (alpha q)^-1); noise precision b. alpha (unless ``log_alpha`` is given)
-    and b maximise the evidence.
-    """
-    return _eb_solve(_eb_prepare(x, y, n_weak, q, weak), x0, log_alpha)
-
-
 def _eb_prepare(x: np.ndarray, y: np.ndarray, n_weak: int, q: np.ndarray,
                 weak: float) -> dict[str, Any]:
-    """Compute the parts of :func:`_eb_fit` that do not depend on (alpha, b).
+    """Prepare an empirical-Bayes Gaussian linear model: the parts that do not depend on (alpha, b).
 
-    Kept so that the pooled second pass of the split (a fixed alpha per pulse) reuses the
-    decompositions of the first instead of repeating them.
+    Parameters ``beta = [weak block (n_weak), smooth block]``: weak block prior N(0, 1/weak),
+    smooth block N(0, (alpha q)^-1); noise precision b. :func:`_eb_solve` then maximises the
+    evidence over alpha and b (or b alone at a given alpha).
     """
     n, m = x.shape
     k = m - n_weak
