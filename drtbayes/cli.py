@@ -379,6 +379,11 @@ def fit_summary_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(f"{label}: R_inf {_fmt_stat(s.get('r_inf'), 'ohm')}, "
                      f"R_pol {_fmt_stat(s.get('r_pol'), 'ohm')}; {verdict}")
         lines.append(f"  verdict: {trust_words(s.get('trust'))}")
+        rp, rw = s.get("r_pol"), s.get("r_pol_window")
+        if rp and rw and rp["median"] > 1.05 * rw["median"]:
+            # an open tail: say which part of R_pol the spectrum sees and which is extrapolated
+            lines.append(f"  R_pol inside the measured window {_fmt_stat(rw, 'ohm')}; the "
+                         "rest lies past the window, extrapolated by the model")
         for k, pk in enumerate(s.get("peaks") or [], start=1):
             lines.append(f"  peak {k}: tau {_fmt_stat(pk.get('tau_s'), 's', '.3g')}, "
                          f"R {_fmt_stat(pk.get('r_ohm'), 'ohm', '.3g')}, "

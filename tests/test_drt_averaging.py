@@ -105,6 +105,27 @@ def test_averaged_fit_widens_r_pol_to_the_open_tail_fast():
     assert np.median(res.posterior["r_pol_window"].values) < np.median(r_pol)
 
 
+def test_auto_averages_only_an_open_tail_fast():
+    """``series_capacitance = "auto"`` (drt-single's default): the open slow tail is mixed,
+    the closed RC + ZARC spectrum is one fit with C, draw for draw.
+    """
+    auto = load_preset("drt-single")
+    assert auto["model"]["series_capacitance"] == "auto"
+    res = _fit(_tail_spectrum(), auto, fast=True)
+    info = json.loads(res.tree.attrs["averaging"])[res.spectra[0]]
+    # -Z'' at 10 mHz is half the largest: the 2 s ZARC's tail runs past the window
+    assert info["mixed"] and info["reactance_ratio"] > 0.3 and info["c_share"] > 0.05
+    assert 0.0 < info["weight_with_c"] < 1.0
+    closed = _rc_zarc_spectrum()
+    res = _fit(closed, auto, fast=True)
+    info = json.loads(res.tree.attrs["averaging"])[res.spectra[0]]
+    assert not info["mixed"] and info["reactance_ratio"] < 0.05
+    with_c = load_preset("drt-single")
+    with_c["model"]["series_capacitance"] = True
+    ref = _fit(closed, with_c, fast=True)
+    assert np.array_equal(res.posterior["r_pol"].values, ref.posterior["r_pol"].values)
+
+
 @pytest.mark.slow
 def test_issue28_slow_tail_r_pol_interval_covers():
     """Issue 28: R_pol's 95 % interval of the slow-tail spectrum includes the true 185 ohm."""

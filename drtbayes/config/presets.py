@@ -70,7 +70,7 @@ def _sampler() -> Table:
 
 
 def _bool_or_average(v: Any) -> bool | str:
-    if isinstance(v, bool) or v == "average":
+    if isinstance(v, bool) or v in ("average", "auto"):
         return v
     raise Invalid
 
@@ -102,10 +102,13 @@ _DRT = Table({
     "model": Table({
         "pooling": choice(("none", "hierarchical"), required=True),
         "inductance": boolean(required=True),
-        # "average": fits with and without a series C mixed by stacking (drt/averaging.py)
-        "series_capacitance": Field(_bool_or_average, "true, false or 'average'", True),
+        # "average": fits with and without a series C mixed by stacking (drt/averaging.py);
+        # "auto": the same, only for spectra whose fitted C carries the lowest point's reactance
+        "series_capacitance": Field(_bool_or_average, "true, false, 'average' or 'auto'", True),
         "parameterization": choice(("centered", "noncentered")),
         "centered_fraction": number(0, 1),
+        # "marginal": R_inf integrated out of NUTS (normal likelihood, independent errors)
+        "r_inf": choice(("marginal", "sampled")),
     }, required=True),
     "priors": Table({
         "log_gamma_level_mean": number(required=True),

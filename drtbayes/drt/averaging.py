@@ -21,7 +21,10 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["stacking_weight", "loo_pointwise", "average_with_and_without_capacitance"]
+from ..progress import activity
+
+__all__ = ["OPEN_TAIL_REACTANCE", "OPEN_TAIL_C_SHARE", "low_frequency_end", "open_tail",
+           "stacking_weight", "loo_pointwise", "average_with_and_without_capacitance"]
 
 
 def loo_pointwise(result: Any, i: int) -> np.ndarray:
@@ -79,8 +82,53 @@ def _no_c_preset(preset: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+#: ``series_capacitance = "auto"`` mixes in the fit without C where the low-frequency end is
+#: open and C is used there: -Z'' at the lowest point at least OPEN_TAIL_REACTANCE of the
+#: largest -Z'' (a closed arc falls to a few per cent), and the fitted C carrying at least
+#: OPEN_TAIL_C_SHARE of that point's -Z'' (posterior median of 1/(w_min C)). Where the C
+#: carries nothing the with-C fit already gives the tail to the DRT and a second fit would
+#: change nothing.
+OPEN_TAIL_REACTANCE = 0.1
+OPEN_TAIL_C_SHARE = 0.05
+
+
+def low_frequency_end(result: Any, i: int) -> dict[str, float]:
+    """How open spectrum ``i``'s low-frequency end is, and how much of it the series C carries.
+
+    Returns ``reactance_ratio`` (-Z'' at the lowest measured frequency over the largest -Z'')
+    and ``c_share`` (posterior median of 1/(w_min C) over that point's -Z''); both 0 when the
+    lowest point's -Z'' is not positive (an inductive or noisy end: no open capacitive tail),
+    ``c_share`` 0 when the model has no C.
+    """
+    obs = result.tree["observed_data"].to_dataset().isel(spectrum=i)
+    f = np.asarray(obs["frequency"].values, dtype=float)
+    zi = np.asarray(obs["z_imag"].values, dtype=float)
+    ok = np.isfinite(zi)
+    out = {"reactance_ratio": 0.0, "c_share": 0.0}
+    if not ok.any():
+        return out
+    j = int(np.argmin(np.where(ok, f, np.inf)))
+    reactance = -zi[j]
+    if not reactance > 0:
+        return out
+    out["reactance_ratio"] = float(reactance / np.nanmax(-zi[ok]))
+    post = result.posterior
+    if "c_f" in post:
+        with np.errstate(divide="ignore"):
+            c_part = 1.0 / (2 * np.pi * f[j] * post["c_f"].values[:, :, i])
+        out["c_share"] = float(np.median(c_part) / reactance)
+    return out
+
+
+def open_tail(end: dict[str, float]) -> bool:
+    """Whether :func:`low_frequency_end`'s figures call for the fit without C."""
+    return (end["reactance_ratio"] >= OPEN_TAIL_REACTANCE
+            and end["c_share"] >= OPEN_TAIL_C_SHARE)
+
+
 def average_with_and_without_capacitance(fit: Any, spectra: Any, preset: dict[str, Any],
-                                         seed: int, **kwargs: Any) -> Any:
+                                         seed: int, *, only_open_tails: bool = False,
+                                         **kwargs: Any) -> Any:
     """Fit ``spectra`` with and without C and mix the posteriors per spectrum by stacking.
 
     Parameters
@@ -90,7 +138,11 @@ def average_with_and_without_capacitance(fit: Any, spectra: Any, preset: dict[st
     spectra, seed, kwargs
         As for ``fit``.
     preset
-        The preset dict (``[model] series_capacitance = "average"``).
+        The preset dict (``[model] series_capacitance = "average"`` or ``"auto"``).
+    only_open_tails
+        Fit without C only when some spectrum has an open low-frequency end that its with-C
+        fit gives to C (:func:`open_tail`), and mix only those spectra; the others keep the
+        with-C posterior (weight 1). ``attrs["averaging"]`` records every spectrum's figures.
 
     Returns
     -------
@@ -107,7 +159,17 @@ def average_with_and_without_capacitance(fit: Any, spectra: Any, preset: dict[st
     with_c_preset = copy.deepcopy(preset)
     with_c_preset["model"]["series_capacitance"] = True
     res_c = fit(spectra, with_c_preset, seed=seed, **kwargs)
-    res_n = fit(spectra, _no_c_preset(preset), seed=seed, **kwargs)
+    ends = [{k: round(v, 4) for k, v in low_frequency_end(res_c, i).items()}
+            for i in range(len(res_c.spectra))]
+    mixed = [not only_open_tails or open_tail(e) for e in ends]
+    if not any(mixed):
+        tree = res_c.tree.copy(deep=True)
+        tree.attrs["averaging"] = json.dumps({
+            lab: {**e, "weight_with_c": 1.0, "mixed": False}
+            for lab, e in zip(res_c.spectra, ends, strict=True)})
+        return type(res_c)(tree)
+    with activity("the fit without series C (open low-frequency tail)"):
+        res_n = fit(spectra, _no_c_preset(preset), seed=seed, **kwargs)
     tree = res_c.tree.copy(deep=True)
     post_c, post_n = res_c.posterior, res_n.posterior
     n_chain, n_draw = post_c.sizes["chain"], post_c.sizes["draw"]
@@ -116,6 +178,11 @@ def average_with_and_without_capacitance(fit: Any, spectra: Any, preset: dict[st
     diag_c, diag_n = res_c.diagnostics, res_n.diagnostics
     diag: dict[str, Any] = {}
     for i, lab in enumerate(res_c.spectra):
+        if not mixed[i]:
+            info[lab] = {**ends[i], "weight_with_c": 1.0, "mixed": False}
+            if lab in diag_c:
+                diag[lab] = diag_c[lab]
+            continue
         w = stacking_weight(loo_pointwise(res_c, i), loo_pointwise(res_n, i))
         take_n = rng.uniform(size=(n_chain, n_draw)) >= w
         for group in ("posterior", "posterior_predictive"):
@@ -141,6 +208,8 @@ def average_with_and_without_capacitance(fit: Any, spectra: Any, preset: dict[st
                 ds[name] = (ds[name].dims, arr, ds[name].attrs)
             tree[group] = ds
         info[lab] = {
+            **ends[i],
+            "mixed": True,
             "weight_with_c": round(w, 4),
             "r_pol_with_c": float(np.median(post_c["r_pol"].values[:, :, i])),
             "r_pol_without_c": float(np.median(post_n["r_pol"].values[:, :, i])),

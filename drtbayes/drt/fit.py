@@ -232,13 +232,16 @@ def fit_drt(
     """
     t0 = time.perf_counter()
     preset = _drt_preset(model)
-    if preset["model"]["series_capacitance"] == "average":
-        # with and without C, mixed by stacking weights (drtbayes.drt.averaging)
+    c_mode = preset["model"]["series_capacitance"]
+    if c_mode == "average" or (c_mode == "auto" and preset["model"]["pooling"] == "none"):
+        # with and without C, mixed by stacking weights (drtbayes.drt.averaging); "auto" fits
+        # without C only where the with-C fit leans on C at the lowest frequency
         from .averaging import average_with_and_without_capacitance
 
         return average_with_and_without_capacitance(
-            fit_drt, spectra, preset, seed, draws=draws, tune=tune, chains=chains, fast=fast,
-            progress=progress, target_accept=target_accept, capacitance_f=capacitance_f,
+            fit_drt, spectra, preset, seed, only_open_tails=c_mode == "auto", draws=draws,
+            tune=tune, chains=chains, fast=fast, progress=progress,
+            target_accept=target_accept, capacitance_f=capacitance_f,
             capacitance_rel_sd=capacitance_rel_sd)
     stack = _as_stack(spectra)
     freq, zr, zi = _validate(stack)

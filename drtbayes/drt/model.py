@@ -41,7 +41,8 @@ import numpy as np
 from ..inference.packed import packed_data
 from .kernels import drt_kernels, second_difference, smooth_basis
 
-__all__ = ["ModelInputs", "prepare_inputs", "build_model", "spectrum_log_gamma", "FREE_VARS"]
+__all__ = ["ModelInputs", "prepare_inputs", "build_model", "spectrum_log_gamma", "FREE_VARS",
+           "r_inf_marginalised", "r_inf_conditional"]
 
 #: Names of the sampled variables, as they appear in the PyMC model.
 FREE_VARS = ("f_group", "smoothness_z", "z_dev", "cell_sd_raw", "r_inf_rel", "l_rel",
@@ -262,8 +263,16 @@ def build_model(inputs: ModelInputs, preset: dict[str, Any]):
             f_spec = f_group
         gamma = pt.exp(f_spec)  # (S, T), scaled
 
-        r_inf = pm.HalfNormal("r_inf_rel", sigma=float(pri["r_inf_scale"]), dims="spectrum")
-        z_re = r_inf[:, None] + pt.dot(gamma, data["k_real"].T)
+        marginal = r_inf_marginalised(preset)
+        if marginal:
+            # R_inf integrated out analytically (see r_inf_marginal_loglik) and drawn from its
+            # exact conditional afterwards (result.py): NUTS never sees the R_inf / fast-tail
+            # ridge, which mixes slowly where the arc is not finished at the top frequency
+            z_re = pt.dot(gamma, data["k_real"].T)
+        else:
+            r_inf = pm.HalfNormal("r_inf_rel", sigma=float(pri["r_inf_scale"]),
+                                  dims="spectrum")
+            z_re = r_inf[:, None] + pt.dot(gamma, data["k_real"].T)
         z_im = pt.dot(gamma, data["k_imag"].T)
         if mdl["inductance"]:
             l_rel = pm.HalfNormal("l_rel", sigma=float(pri["inductance_scale"]), dims="spectrum")
@@ -317,8 +326,59 @@ def build_model(inputs: ModelInputs, preset: dict[str, Any]):
         # a Potential (not an observed RV) so that missing points of a stack are masked out
         # while every array keeps its fixed (spectrum, frequency) shape for compiled reuse
         loglik = (pm.logp(dist_re, data["z_real_obs"]) + pm.logp(dist_im, data["z_imag_obs"]))
-        pm.Potential("likelihood", pt.sum(data["obs_mask"] * loglik))
+        total = pt.sum(data["obs_mask"] * loglik)
+        if marginal:
+            total = total + pt.sum(r_inf_marginal_loglik(
+                pt, data["z_real_obs"] - z_re, sigma, data["obs_mask"],
+                float(pri["r_inf_scale"])))
+        pm.Potential("likelihood", total)
     return model
+
+
+def r_inf_marginalised(preset: dict[str, Any]) -> bool:
+    """Whether R_inf is integrated out of the sampled model (preset ``[model] r_inf``).
+
+    ``"marginal"`` (the default) applies with the normal likelihood and independent errors,
+    where R_inf given everything else is a truncated-normal linear parameter; ``"sampled"``,
+    the Student-t likelihood and AR(1) residuals keep it a sampled variable.
+    """
+    value = str(preset.get("model", {}).get("r_inf", "marginal"))
+    if value not in ("marginal", "sampled"):
+        from ..errors import PresetError
+
+        raise PresetError(f"preset {preset.get('name')!r}: [model] r_inf = {value!r}; use "
+                          "'marginal' or 'sampled'")
+    return (value == "marginal" and preset["likelihood"]["family"] == "normal"
+            and residual_correlation(preset) == "independent")
+
+
+def r_inf_conditional(resid_re: Any, sigma: Any, mask: Any, r_inf_scale: float,
+                      xp: Any = np) -> tuple[Any, Any]:
+    """Precision and mean-times-precision of R_inf given everything else, per spectrum.
+
+    ``resid_re``: observed real part minus the model's real part without R_inf (S, F),
+    ``sigma``: the point-wise noise sd, both scaled. With the HalfNormal(``r_inf_scale``)
+    prior the conditional is N(b / p, 1 / p) truncated to R_inf >= 0.
+    """
+    w = mask / xp.square(sigma)
+    p = 1.0 / r_inf_scale**2 + xp.sum(w, axis=-1)
+    b = xp.sum(w * resid_re, axis=-1)
+    return p, b
+
+
+def r_inf_marginal_loglik(pt: Any, resid_re: Any, sigma: Any, mask: Any,
+                          r_inf_scale: float) -> Any:
+    """Log of the integral over R_inf >= 0 of prior x likelihood, less the likelihood at 0.
+
+    With precision p and b from :func:`r_inf_conditional`: the likelihood at R_inf = r is the
+    one at 0 times exp(b r - p_lik r^2 / 2), so the integral against the HalfNormal density
+    2 N(r; 0, s^2) is 2 / (s sqrt(p)) exp(b^2 / 2p) Phi(b / sqrt(p)). One term per spectrum.
+    """
+    from pymc.distributions.dist_math import normal_lcdf
+
+    p, b = r_inf_conditional(resid_re, sigma, mask, r_inf_scale, xp=pt)
+    return (np.log(2.0 / r_inf_scale) - 0.5 * pt.log(p) + 0.5 * pt.sqr(b) / p
+            + normal_lcdf(0.0, 1.0, b / pt.sqrt(p)))
 
 
 def _ar1_loglik(pt: Any, pm: Any, obs: Any, mu: Any, sigma: Any, rho: Any, nu: Any,

@@ -46,6 +46,8 @@ def build_tree(inputs: ModelInputs, preset: dict[str, Any], raw: dict[str, np.nd
     zs = inputs.z_scale
     q = quadrature_weights(inputs.tau_s)
     f_spec = spectrum_log_gamma(raw, inputs, preset)  # chain, draw, S, T
+    if "r_inf_rel" not in raw:
+        raw = {**raw, "r_inf_rel": conditional_r_inf_draws(raw, f_spec, inputs, preset, seed)}
     gamma = zs * np.exp(f_spec)
     gamma_group = zs * np.exp(raw["f_group"])
     n_chain, n_draw, n_spec, _ = gamma.shape
@@ -159,6 +161,34 @@ def build_tree(inputs: ModelInputs, preset: dict[str, Any], raw: dict[str, np.nd
           preset=str(preset.get("name", "")), preset_toml=str(preset.get("preset_toml", "")))
     tree.attrs["z_scale_ohm"] = float(zs)
     return tree
+
+
+
+def conditional_r_inf_draws(raw: dict[str, np.ndarray], f_spec: np.ndarray,
+                            inputs: ModelInputs, preset: dict[str, Any],
+                            seed: int) -> np.ndarray:
+    """One draw of R_inf (scaled) from its exact conditional for every posterior draw.
+
+    Where the model integrates R_inf out (:func:`~drtbayes.drt.model.r_inf_marginalised`),
+    its conditional given the other variables is N(b / p, 1 / p) truncated to >= 0
+    (:func:`~drtbayes.drt.model.r_inf_conditional`); a draw from it for each draw of the rest
+    is a draw of the joint posterior. Seeded by ``seed``: same seed, same numbers.
+    """
+    from scipy.stats import truncnorm
+
+    from .model import r_inf_conditional
+
+    vals = inputs.data_values()
+    floor = noise_floor(preset)
+    sigma = (raw["sigma_const"][..., None]
+             + (floor + raw["sigma_prop"][..., None]) * vals["abs_z_obs"])
+    resid = vals["z_real_obs"] - np.exp(f_spec) @ inputs.k_real.T
+    p, b = r_inf_conditional(resid, sigma, vals["obs_mask"],
+                             float(preset["priors"]["r_inf_scale"]))
+    mean, sd = b / p, 1.0 / np.sqrt(p)
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0x41F]))
+    return truncnorm.rvs(-mean / sd, np.inf, loc=mean, scale=sd, size=mean.shape,
+                         random_state=rng)
 
 
 def window_weights(inputs: ModelInputs) -> np.ndarray:
