@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from ..numerics import derive_rng
+
 __all__ = ["stacking_weight", "loo_pointwise", "average_with_and_without_capacitance"]
 
 
@@ -111,7 +113,7 @@ def average_with_and_without_capacitance(fit: Any, spectra: Any, preset: dict[st
     tree = res_c.tree.copy(deep=True)
     post_c, post_n = res_c.posterior, res_n.posterior
     n_chain, n_draw = post_c.sizes["chain"], post_c.sizes["draw"]
-    rng = np.random.default_rng(np.random.SeedSequence([int(seed), 0xAE]))
+    rng = derive_rng(seed, 0xAE)
     info: dict[str, Any] = {}
     diag_c, diag_n = res_c.diagnostics, res_n.diagnostics
     diag: dict[str, Any] = {}

@@ -15,7 +15,6 @@ impedance.
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -933,24 +932,10 @@ def _overview_title(tree: xr.DataTree, label: str | None) -> str:
 
 def _spectrum_diagnostics(tree: xr.DataTree, label: str | None) -> dict | None:
     """Return the spectrum's entry of the root ``diagnostics`` JSON attr, if recorded."""
-    raw = tree.attrs.get("diagnostics")
-    if not raw:
-        return None
-    try:
-        diag = json.loads(raw) if isinstance(raw, str) else raw
-    except (TypeError, ValueError):
-        return None
-    if isinstance(diag, Mapping):
-        if label is not None and isinstance(diag.get(label), Mapping):
-            return dict(diag[label])
-        if isinstance(diag.get("spectra"), Mapping | list):
-            diag = diag["spectra"]
-        elif {"rhat_max", "gate_pass"} & set(diag):
-            return dict(diag)
-    if isinstance(diag, Mapping) and label is not None and isinstance(diag.get(label), Mapping):
-        return dict(diag[label])
-    if isinstance(diag, list):
-        for item in diag:
-            if isinstance(item, Mapping) and str(item.get("spectrum")) == str(label):
-                return dict(item)
-    return None
+    from ..inference.diagnostics import WHOLE_FIT, diagnostics_by_unit
+
+    units = diagnostics_by_unit(tree.attrs.get("diagnostics"))
+    if label is not None and str(label) in units:
+        return units[str(label)]
+    # a fit recorded as one record stands for every spectrum
+    return units.get(WHOLE_FIT) if list(units) == [WHOLE_FIT] else None
