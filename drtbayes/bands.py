@@ -224,6 +224,8 @@ def _unit_bands(gam: np.ndarray, ln_tau: np.ndarray, n_proc: int,
 # --------------------------------------------------------------------------- public
 # ~140 lines, ~95 of code: spectrum and group level share one loop over the units and the
 # Dataset assembly; split apart they would pass the same dozen arrays back and forth
+# over 80 lines: one pass over the two levels (spectra, groups) building one Dataset; its variables
+# are named once here so the layout reads in one place
 def time_constant_bands(
     fit: Any,
     processes: Sequence[str] = DEFAULT_PROCESSES,

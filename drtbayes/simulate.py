@@ -495,6 +495,8 @@ def _csv(header: str, cols: list[np.ndarray], fmts: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# over 80 lines: the files of one study (EIS, GITT, study.toml, truth.json) are written in one pass
+# from the same cells and random streams, whose order fixes the numbers
 def simulate_study(
     outdir: str | Path,
     *,
@@ -663,6 +665,7 @@ def _study_toml(cell_entries: list, cp: CommonParams, crossover_soc: float, seed
 
 
 # --------------------------------------------------------------------------- synthetic DRT
+# over 80 lines: one synthetic posterior built group by group, then its Dataset literal
 def synthetic_drt_tree(
     study_dir: str | Path,
     *,

@@ -309,6 +309,7 @@ def _normal_band(
 
 
 # --------------------------------------------------------------------------- Bode
+# over 80 lines by its docstring (the body, ~65 lines, draws one figure)
 def plot_bode(
     result: Any,
     spectrum: SpectrumSelector = None,
@@ -406,6 +407,7 @@ def plot_bode(
 TruthSpec = tuple[Any, Any] | Mapping[str, tuple[Any, Any]]
 
 
+# over 80 lines by its docstring (the body, ~65 lines, draws one figure)
 def plot_drt(
     result: Any,
     spectrum: SpectrumSelector = None,
@@ -708,6 +710,7 @@ def plot_residuals_grid(
 
 
 # --------------------------------------------------------------------------- diagnostics
+# over 80 lines: one figure of three panels sharing the gate thresholds and the failure flags
 def plot_diagnostics(
     result: Any,
     *,

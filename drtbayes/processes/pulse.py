@@ -254,6 +254,8 @@ def _posterior(des: dict, y_mv: np.ndarray, eis: dict, cfg: dict, tau_d_grid: np
             "n_s": n_s1, "n_g": n_g}
 
 
+# over 80 lines: the tau_ct refinement, the zoom of the tau_D grid and the draws of one pulse
+# share the design matrices and the EIS draws set up at its top
 def _fit_pulse(tt: np.ndarray, y_mv: np.ndarray, p: dict, eis: dict, cfg: dict,
                tau_d_grid: np.ndarray, rng: np.random.Generator, n_samples: int) -> dict:
     """Posterior draws of one pulse (see the module docstring).
@@ -449,6 +451,9 @@ def split_pulses(
     return out
 
 
+# over 80 lines: the process method's record loop (pulses, EIS draws, fits, Dataset) kept in one
+# piece while the band method's was split into drtbayes/split; splitting it needs its own
+# same-numbers check
 def _split_record(rec: xr.Dataset, pfit: xr.Dataset, cfg: dict, tau_d_grid: np.ndarray,
                   capacity_mah: float | None, area_cm2: float | None, n_samples: int,
                   rng: np.random.Generator) -> xr.Dataset:
