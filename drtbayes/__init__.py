@@ -65,7 +65,7 @@ _LAZY: dict[str, str] = {
     "run_study": "drtbayes.pipeline",
     "load": "drtbayes.results",
     "BandsResult": "drtbayes.results",
-    "SplitResult": "drtbayes.results",
+    "SplitResult": "drtbayes.split",
     "clear_model_cache": "drtbayes.inference",
 }
 

@@ -35,7 +35,7 @@ import numpy as np
 import xarray as xr
 from scipy.signal import find_peaks
 
-from .conventions import PROCESSES
+from .conventions import GROUP_COORDS, PROCESSES
 from .errors import DataError, ValueRangeError
 from .numerics import cumulative_trapezoid, parabolic_offset
 from .results.provenance import stamp
@@ -61,31 +61,27 @@ def _posterior(fit: Any) -> tuple[xr.Dataset, dict]:
                     f"{type(fit).__name__}")
 
 
-def _unit_coord(post: xr.Dataset, dim: str, name: str) -> np.ndarray | None:
-    """Return a coordinate ``name`` along ``dim`` (also ``{dim}_{name}``), or None."""
-    for cand in (name, f"{dim}_{name}"):
-        if cand in post.coords and post[cand].dims == (dim,):
-            return post[cand].values
+def _spectrum_coord(post: xr.Dataset, name: str) -> np.ndarray | None:
+    """Return the spectrum coordinate ``name`` (``design``, ``cell``, ``soc``, ...) or None."""
+    if name in post.coords and post[name].dims == ("spectrum",):
+        return post[name].values
     return None
 
 
 def _group_meta(post: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
-    """Design and SOC of each group (coords, else parsed from labels ``design/soc50``)."""
-    labels = [str(x) for x in post["group"].values]
-    design = _unit_coord(post, "group", "design")
-    soc = _unit_coord(post, "group", "soc")
-    if design is None or soc is None:
-        d_parsed, s_parsed = [], []
-        for lab in labels:
-            head, _, tail = lab.rpartition("/soc")
-            try:
-                s_parsed.append(float(tail))
-            except ValueError:
-                s_parsed.append(math.nan)
-            d_parsed.append(head or lab)
-        design = np.array(d_parsed) if design is None else design
-        soc = np.array(s_parsed) if soc is None else soc
-    return np.asarray(design).astype(str), np.asarray(soc, dtype=float)
+    """Design and SOC of each group: the fit's coords ``group_design`` and ``group_soc``.
+
+    Every DRT fit drtbayes writes carries them (:data:`drtbayes.conventions.GROUP_COORDS`);
+    a posterior without them is refused rather than guessed from the group labels.
+    """
+    names = (GROUP_COORDS["design"], GROUP_COORDS["soc"])
+    missing = [n for n in names if n not in post.coords or post[n].dims != ("group",)]
+    if missing:
+        raise DataError(f"the DRT fit's groups have no coordinate {' or '.join(missing)} "
+                        "(design and SOC of each group); refit with drtbayes.fit_drt, or add "
+                        "them along dim 'group'")
+    return (np.asarray(post[names[0]].values).astype(str),
+            np.asarray(post[names[1]].values, dtype=float))
 
 
 # --------------------------------------------------------------------------- per-draw kernel
@@ -228,6 +224,8 @@ def _unit_bands(gam: np.ndarray, ln_tau: np.ndarray, n_proc: int,
 # --------------------------------------------------------------------------- public
 # ~140 lines, ~95 of code: spectrum and group level share one loop over the units and the
 # Dataset assembly; split apart they would pass the same dozen arrays back and forth
+# over 80 lines: one pass over the two levels (spectra, groups) building one Dataset; its variables
+# are named once here so the layout reads in one place
 def time_constant_bands(
     fit: Any,
     processes: Sequence[str] = DEFAULT_PROCESSES,
@@ -342,7 +340,7 @@ def time_constant_bands(
         coords[unit] = labels
         if unit == "spectrum":
             for name in ("design", "cell", "soc", "cell_type"):
-                val = _unit_coord(post, "spectrum", name)
+                val = _spectrum_coord(post, name)
                 if val is not None:
                     coords[name] = ("spectrum", val)
             if "r_inf" in post and "spectrum" in post["r_inf"].dims:
@@ -350,8 +348,8 @@ def time_constant_bands(
                                       {"units": "ohm"})
         else:
             gd, gs = _group_meta(post)
-            coords["group_design"] = ("group", gd)
-            coords["group_soc"] = ("group", gs)
+            coords[GROUP_COORDS["design"]] = ("group", gd)
+            coords[GROUP_COORDS["soc"]] = ("group", gs)
             r_inf = _group_r_inf(post, flat, gd, gs)
             if r_inf is not None:
                 data_vars["group_r_inf"] = (("sample", "group"), r_inf, {"units": "ohm"})
@@ -377,8 +375,8 @@ def _group_r_inf(post: xr.Dataset, flat: Any, gd: np.ndarray, gs: np.ndarray) ->
     """Per group and sample, the mean r_inf of the group's spectra (when the fit has r_inf)."""
     if "r_inf" not in post or "spectrum" not in post["r_inf"].dims:
         return None
-    design = _unit_coord(post, "spectrum", "design")
-    soc = _unit_coord(post, "spectrum", "soc")
+    design = _spectrum_coord(post, "design")
+    soc = _spectrum_coord(post, "soc")
     if design is None or soc is None:
         return None
     r = flat(post["r_inf"], "spectrum")  # spectrum, sample

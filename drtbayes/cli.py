@@ -473,9 +473,10 @@ def _crossover_model(a: argparse.Namespace, comps: tuple[str, ...]) -> Any:
 def _cmd_crossover(a: argparse.Namespace) -> int:
     from ._atomic import atomic_write_text, check_outputs
     from .compare import crossover_report
+    from .conventions import COMPONENTS
 
     check_outputs([a.json], force=a.force, inputs=a.inputs)
-    comps = tuple(dict.fromkeys(a.component)) if a.component else ("R1", "R2", "R3", "total")
+    comps = tuple(dict.fromkeys(a.component)) if a.component else COMPONENTS
     model = _crossover_model(a, comps)
     rep = crossover_report(model, a.a, a.b, components=comps)
     text = json.dumps(rep, indent=2)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["cumulative_trapezoid", "parabolic_offset", "find_crossings", "cluster_crossings",
-           "hdi", "interp_soc", "derive_seed"]
+           "hdi", "interp_soc", "derive_seed", "derive_rng", "spawn_rngs"]
 
 
 def cumulative_trapezoid(y: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -227,3 +227,45 @@ def derive_seed(seed: int, *keys: int) -> int:
         keys, the same for the same keys, whatever the order the units run in.
     """
     return int(np.random.SeedSequence([int(seed), *(int(k) for k in keys)]).generate_state(1)[0])
+
+
+def derive_rng(seed: int, *keys: int) -> np.random.Generator:
+    """Return the random stream of one unit of work, keyed like :func:`derive_seed`.
+
+    Parameters
+    ----------
+    seed
+        The run's seed.
+    *keys
+        The unit's integer keys.
+
+    Returns
+    -------
+    numpy.random.Generator
+        ``default_rng(SeedSequence([seed, *keys]))``: the whole sequence seeds the stream (not
+        only its first word, as a seed passed on to a sampler is).
+    """
+    return np.random.default_rng(np.random.SeedSequence([int(seed), *(int(k) for k in keys)]))
+
+
+def spawn_rngs(seed: int, n: int, *keys: int) -> list[np.random.Generator]:
+    """Return ``n`` independent random streams spawned from ``seed``, in order.
+
+    Parameters
+    ----------
+    seed
+        The run's seed.
+    n
+        Number of streams (one per record, cell, ...).
+    *keys
+        Integer keys of the family of streams (spawned from ``SeedSequence([seed, *keys])``).
+
+    Returns
+    -------
+    list of numpy.random.Generator
+        ``default_rng`` of each child of ``SeedSequence(seed).spawn(n)``: stream ``i`` depends
+        only on ``seed`` and ``i``, not on how many streams are taken after it.
+    """
+    root = (np.random.SeedSequence([int(seed), *(int(k) for k in keys)]) if keys
+            else np.random.SeedSequence(seed))
+    return [np.random.default_rng(s) for s in root.spawn(int(n))]

@@ -31,7 +31,7 @@ import xarray as xr
 from . import __version__
 from ._atomic import atomic_write_text, check_output_dir, output_lock, sha256_file
 from .errors import DataError, DrtbayesWarning, OutputExistsError, SamplingWarning
-from .inference import gate_advice, gate_failures
+from .inference import diagnostics_by_unit, gate_advice, gate_failures
 from .progress import Heartbeat, activity, mark_line
 from .study import Study, load_study
 
@@ -633,20 +633,16 @@ def _split_unit(unit: tuple[xr.Dataset, xr.Dataset, dict[str, Any]]) -> xr.Datas
 def _fit_warnings(result: Any) -> list[str]:
     """Diagnostics-gate failures of a fit as report lines."""
     msgs = []
-    raw = result.tree.attrs.get("diagnostics")
-    if not raw:
-        return msgs
-    try:
-        diag = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError:
-        return msgs
-    if isinstance(diag, dict) and diag.get("gate_pass") is False and "problems" in diag:
-        # the SOC model's diagnostics: one flat record for the whole fit
-        msgs.append(f"SamplingWarning: SOC model: {'; '.join(diag['problems'])}; rerun with "
-                    "more draws or tuning (the soc-spline preset's [sampler])")
-    items = diag.items() if isinstance(diag, dict) else []
-    for name, d in items:
-        if isinstance(d, dict) and d.get("gate_pass") is False:
+    whole = "SOC model"
+    for name, d in diagnostics_by_unit(result.tree.attrs.get("diagnostics"),
+                                       whole_fit_label=whole).items():
+        if d.get("gate_pass") is not False:
+            continue
+        if name == whole and "problems" in d:
+            # the SOC model's diagnostics: one record for the whole fit, its problems in words
+            msgs.append(f"SamplingWarning: SOC model: {'; '.join(d['problems'])}; rerun with "
+                        "more draws or tuning (the soc-spline preset's [sampler])")
+        else:
             msgs.append(
                 f"SamplingWarning: {name}: R-hat max {d.get('rhat_max')}, bulk ESS min "
                 f"{d.get('ess_bulk_min')}, divergences {d.get('divergences')}; "

@@ -35,6 +35,7 @@ from ._atomic import atomic_write_bytes, atomic_write_text
 from .answer import Answer, answer_in_words
 from .drt.trust import trust_of, trust_words
 from .errors import DrtbayesWarning
+from .inference.diagnostics import WHOLE_FIT, diagnostics_by_unit
 from .progress import activity
 
 FIG_DPI = 110
@@ -412,16 +413,14 @@ def _gate_text(gate_pass: Any, attrs: Any) -> str:
 def _diag_rows(ctx: _Context) -> list[list[Any]]:
     rows = []
     attrs = ctx.fit.tree.attrs
-    for name, d in (_json_attr(attrs, "diagnostics", {}) or {}).items():
-        if isinstance(d, dict):
-            rows.append([name, _fmt(d.get("rhat_max"), 4), _fmt(d.get("ess_bulk_min"), 4),
-                         d.get("divergences", "–"), _gate_text(d.get("gate_pass"), attrs)])
     sattrs = ctx.soc_model.tree.attrs
-    sdiag = _json_attr(sattrs, "diagnostics", None)
-    if isinstance(sdiag, dict) and "rhat_max" in sdiag:
-        rows.append(["SOC model", _fmt(sdiag.get("rhat_max"), 4),
-                     _fmt(sdiag.get("ess_bulk_min"), 4), sdiag.get("divergences", "–"),
-                     _gate_text(sdiag.get("gate_pass"), sattrs)])
+    for unit_attrs, label in ((attrs, WHOLE_FIT), (sattrs, "SOC model")):
+        units = diagnostics_by_unit(unit_attrs.get("diagnostics"), whole_fit_label=label)
+        for name, d in units.items():
+            if name == "SOC model" and "rhat_max" not in d:
+                continue
+            rows.append([name, _fmt(d.get("rhat_max"), 4), _fmt(d.get("ess_bulk_min"), 4),
+                         d.get("divergences", "–"), _gate_text(d.get("gate_pass"), unit_attrs)])
     return rows
 
 

@@ -38,11 +38,11 @@ import xarray as xr
 
 from . import elements as el
 from ._atomic import atomic_write_text, check_writable
+from .conventions import COMPONENTS
 from .errors import ValueRangeError
+from .numerics import spawn_rngs
 
 DESIGNS = ("L_SE", "S_SE")
-PROCESSES = ("contact", "charge_transfer", "diffusion")
-COMPONENTS = ("R1", "R2", "R3", "total")
 EIS_SOCS = (50.0, 0.0)
 #: Width (decades, sd) of the log-normal kernel that turns the RC ladder into a smooth "true"
 #: DRT: the resolution a regularised DRT fit has; it only matters for the band edges.
@@ -495,6 +495,8 @@ def _csv(header: str, cols: list[np.ndarray], fmts: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+# over 80 lines: the files of one study (EIS, GITT, study.toml, truth.json) are written in one pass
+# from the same cells and random streams, whose order fixes the numbers
 def simulate_study(
     outdir: str | Path,
     *,
@@ -546,8 +548,7 @@ def simulate_study(
                          rest_after_charge_s=1800.0 if fast else 3600.0)
     cp = CommonParams()
     designs = design_params(crossover_soc)
-    ss = np.random.SeedSequence(seed)
-    rng_cells, *rng_rec = (np.random.default_rng(s) for s in ss.spawn(1 + 8 * n_cells_per_design))
+    rng_cells, *rng_rec = spawn_rngs(seed, 1 + 8 * n_cells_per_design)
     cells = _cells(n_cells_per_design, cp, rng_cells)
 
     pulse_soc = [100.0 - step * (k + 0.5) for k in range(n_p)]
@@ -664,6 +665,7 @@ def _study_toml(cell_entries: list, cp: CommonParams, crossover_soc: float, seed
 
 
 # --------------------------------------------------------------------------- synthetic DRT
+# over 80 lines: one synthetic posterior built group by group, then its Dataset literal
 def synthetic_drt_tree(
     study_dir: str | Path,
     *,
@@ -746,8 +748,8 @@ def synthetic_drt_tree(
             "group_soc": ("group", np.array(grp_soc)),
         },
     )
-    # contract coords on group are named design / soc; xarray needs distinct names per dim, so
-    # they are attached on the group-only view the bands module reads (see bands._unit_coords)
+    # group coords are group_design / group_soc (conventions.GROUP_COORDS): design and soc
+    # already label the spectra, and a coordinate name can belong to one dim only
     tree = xr.DataTree.from_dict({"posterior": post})
     tree.attrs.update({"drtbayes_kind": "drt_fit", "seed": seed, "method": "synthetic"})
     return tree

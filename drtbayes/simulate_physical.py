@@ -73,7 +73,9 @@ import numpy as np
 
 from . import elements as el
 from ._atomic import atomic_write_text, check_writable
+from .conventions import COMPONENTS, PROCESSES
 from .errors import ValueRangeError
+from .numerics import spawn_rngs
 from .simulate import (
     DESIGNS,
     EIS_SOCS,
@@ -92,9 +94,8 @@ __all__ = ["SETTINGS", "PhysicalParams", "Process", "CellBuild", "settings_param
 
 PROCESS_NAMES = ("se_layer", "se_interface", "counter_electrode", "contact", "charge_transfer",
                  "diffusion")
-CATHODE_PROCESSES = ("contact", "charge_transfer", "diffusion")
+CATHODE_PROCESSES = PROCESSES
 R1_CONTAINS = ("se_layer", "counter_electrode", "contact")
-COMPONENTS = ("R1", "R2", "R3", "total")
 SETTINGS = ("overlapping", "slow_diffusion", "spherical")
 #: ladder length of the diffusion elements (their slowest-first pole series; the truncated
 #: remainder sits on the last, fastest term so the DC value is exact)
@@ -428,9 +429,8 @@ def simulate_physical_study(
     proto = GittProtocol(n_pulses=n_p, soc_step_pct=step, rest_s=1500.0 if fast else 5000.0,
                          rest_after_charge_s=1800.0 if fast else 3600.0)
     laws = _design_laws(crossover_soc)
-    ss = np.random.SeedSequence([seed, SETTINGS.index(setting)])
-    rng_cells, *rng_rec = (np.random.default_rng(s)
-                           for s in ss.spawn(1 + 3 * n_cells_per_design * len(DESIGNS)))
+    rng_cells, *rng_rec = spawn_rngs(seed, 1 + 3 * n_cells_per_design * len(DESIGNS),
+                                     SETTINGS.index(setting))
     cells = _cells(n_cells_per_design, pp, rng_cells)
     pulse_soc = [100.0 - step * (k + 0.5) for k in range(n_p)]
     freq = el.log_frequencies(1e6, 1e-2, 10)

@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..conventions import COMPONENTS, PROCESSES
 from ..errors import StudyFileError
 from .limits import MAX_CHAINS, MAX_DRAWS, MAX_SAMPLES, MAX_TUNE
 from .schema import (
@@ -56,10 +57,9 @@ from .schema import (
 __all__ = ["Study", "CellEntry", "EISEntry", "load_study", "parse_study", "COMPONENTS",
            "PROCESS_NAMES", "read_toml"]
 
-COMPONENTS = ("R1", "R2", "R3", "total")
 #: Process names a band may carry, fastest first in a study's ``bands.processes``.
 PROCESS_NAMES = ("contact", "grain_boundary", "interphase", "charge_transfer", "diffusion")
-DEFAULT_PROCESSES = ("contact", "charge_transfer", "diffusion")
+DEFAULT_PROCESSES = PROCESSES
 
 
 @dataclass(frozen=True)

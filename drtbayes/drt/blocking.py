@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from ..numerics import derive_rng
+
 __all__ = ["detect_blocking", "fit_blocking", "blocking_impedance"]
 
 #: The low-frequency line: at least this many decades ...
@@ -189,7 +191,7 @@ def _metropolis(log_p: Any, x0: np.ndarray, cov: np.ndarray, *, n_draws: int, se
     chol = np.linalg.cholesky(cov + 1e-12 * np.eye(d))
     out = np.empty((chains, n_draws, d))
     for c in range(chains):
-        rng = np.random.default_rng(np.random.SeedSequence([int(seed), c]))
+        rng = derive_rng(seed, c)
         x = x0 + chol @ rng.standard_normal(d) * 0.5
         lp = log_p(x)
         step = 2.38 / np.sqrt(d)

@@ -282,6 +282,7 @@ def _laplace_empirical_bayes(compiled: Any, values: dict[str, np.ndarray], neg: 
     return _expand(compiled, xs), info
 
 
+# over 80 lines by its comments and docstring (the body, ~65 lines, is one search)
 def _empirical_bayes_mode(neg: Any, x0: np.ndarray, hypers: Sequence[int], bounds: np.ndarray
                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool, tuple[int, int]]:
     """Maximise the Laplace-approximated marginal posterior of one or two hyperparameters.

@@ -116,6 +116,8 @@ def _pointwise_loglik(z: np.ndarray, sd: np.ndarray, zo: np.ndarray, nu: np.ndar
     return lp.sum(0) - 2 * np.log(sd)
 
 
+# over 80 lines: one check after another on the same draws (KK, residuals, outliers, LOO,
+# blocking), each a short commented block; split up, they would pass the same ten arrays around
 def _assess_one(result: Any, i: int, lab: str, ppc: dict, diag: dict) -> dict[str, Any]:
     from ..io.kk import linkk_fit, residual_noise
 

@@ -16,8 +16,10 @@ from __future__ import annotations
 from .compile import clear_model_cache, compile_model, loaded_from_cache, model_cache
 from .diagnostics import (
     GATE_DEFAULT,
+    WHOLE_FIT,
     chain_diagnostics,
     check_sampler_settings,
+    diagnostics_by_unit,
     gate,
     gate_advice,
     gate_failures,
@@ -31,7 +33,8 @@ from .threads import one_blas_thread
 
 __all__ = [
     "EIGENVALUE_FLOOR", "GATE_DEFAULT", "PACKED_NAME", "chain_diagnostics",
-    "check_sampler_settings", "clear_model_cache", "compile_model", "finite_difference_hessian",
+    "WHOLE_FIT", "check_sampler_settings", "clear_model_cache", "compile_model",
+    "diagnostics_by_unit", "finite_difference_hessian",
     "floored_eigh", "gate", "gate_advice", "gate_failures", "gate_reasons", "gaussian_draws",
     "loaded_from_cache", "model_cache", "one_blas_thread", "pack_values", "packed_data",
     "posterior_diagnostics", "sample_nuts",

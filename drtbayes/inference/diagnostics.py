@@ -8,6 +8,7 @@ in the diagnostics stored with the result and in its summary) and a
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
@@ -17,10 +18,56 @@ import numpy as np
 from ..errors import PresetError, SamplingWarning
 
 __all__ = ["chain_diagnostics", "gate", "gate_failures", "gate_advice", "gate_reasons",
-           "posterior_diagnostics", "check_sampler_settings", "GATE_DEFAULT"]
+           "posterior_diagnostics", "diagnostics_by_unit", "check_sampler_settings",
+           "GATE_DEFAULT", "WHOLE_FIT"]
 
 #: Defaults of the gate (presets can override them in their [gate] table).
 GATE_DEFAULT = {"rhat_max": 1.01, "ess_bulk_min": 400.0, "max_divergences": 0}
+
+#: Unit label :func:`diagnostics_by_unit` gives a fit whose diagnostics are one record.
+WHOLE_FIT = "fit"
+
+_RECORD_KEYS = frozenset({"rhat_max", "ess_bulk_min", "divergences", "gate_pass"})
+
+
+def diagnostics_by_unit(raw: Any, *, whole_fit_label: str = WHOLE_FIT) -> dict[str, dict]:
+    """Read a result's ``diagnostics`` attr in the one shape: unit label -> gate record.
+
+    A gate record holds ``rhat_max``, ``ess_bulk_min``, ``divergences`` and ``gate_pass``
+    (what :func:`gate` and :func:`gate_reasons` read), plus whatever the model adds
+    (``problems``, ``chains``, ``draws``, ...). A DRT fit stores one record per spectrum; the
+    SOC model stores one record for the whole fit (:func:`posterior_diagnostics`), which is
+    returned under ``whole_fit_label``. Lists of records with a ``spectrum`` key (an older
+    layout) are read too.
+
+    Parameters
+    ----------
+    raw
+        The attr: JSON text or the parsed value (None or empty: no diagnostics).
+    whole_fit_label
+        Label of a fit's single record.
+
+    Returns
+    -------
+    dict
+        Unit label -> record (copies); empty when nothing readable is recorded.
+    """
+    if not raw:
+        return {}
+    try:
+        diag = json.loads(raw) if isinstance(raw, str) else raw
+    except (TypeError, ValueError):
+        return {}
+    if isinstance(diag, Mapping) and isinstance(diag.get("spectra"), Mapping | list):
+        diag = diag["spectra"]
+    if isinstance(diag, list):
+        return {str(d.get("spectrum", i)): dict(d) for i, d in enumerate(diag)
+                if isinstance(d, Mapping)}
+    if not isinstance(diag, Mapping):
+        return {}
+    if _RECORD_KEYS & {k for k, v in diag.items() if not isinstance(v, Mapping)}:
+        return {whole_fit_label: dict(diag)}
+    return {str(k): dict(v) for k, v in diag.items() if isinstance(v, Mapping)}
 
 
 def chain_diagnostics(arrays: Sequence[np.ndarray]) -> tuple[float, float]:

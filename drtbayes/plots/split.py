@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
+from ..conventions import COMPONENTS
 from ..errors import DataError
 from ._common import (
     as_tree,
@@ -242,7 +243,7 @@ def plot_components_vs_soc(
     names = {"R1": "R1 (contact + ohmic)", "R2": "R2 (charge transfer)",
              "R3": "R3 (diffusion)", "total": "total"}
     med, lo, hi = median_band(split[var])
-    for a, comp in zip(axes, ("R1", "R2", "R3", "total"), strict=True):
+    for a, comp in zip(axes, COMPONENTS, strict=True):
         for (d, c), col in zip(pairs, colors, strict=True):
             m = (designs == d) & (cells == c)
             soc = split["soc"].values[m]

@@ -56,6 +56,8 @@ def _groups(stack: xr.Dataset) -> list[tuple[str, float, np.ndarray]]:
     return out
 
 
+# over 80 lines: the candidates' fits, their evidence weights, the role probabilities and the
+# chosen candidate's draws are one pass over the same per-group fits; a third is the docstring
 def fit_processes(
     spectra: xr.Dataset | Sequence[xr.Dataset],
     *,

@@ -30,11 +30,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..conventions import PROCESSES
 from . import elements as pe
 
 #: process roles; ``contact`` holds every process faster than charge transfer (bulk, grain
 #: boundaries, contact), which a half-cell pulse sees as part of R1
-ROLES = ("contact", "charge_transfer", "diffusion")
+ROLES = PROCESSES
 #: candidate element sets compared by their Laplace evidence (fastest first)
 CANDIDATES: dict[str, tuple[tuple[str, str], ...]] = {
     "ct+diffusion": (("zarc", "charge_transfer"), ("warburg", "diffusion")),

@@ -34,11 +34,11 @@ from datetime import UTC, datetime
 import numpy as np
 import xarray as xr
 
+from ..conventions import COMPONENTS
 from ..errors import DataError, NoPulsesError
 from ..inference.threads import one_blas_thread
 from . import elements as pe
 
-COMPONENTS = ("R1", "R2", "R3", "total")
 DEFAULTS = {
     "pre_rest_s": 600.0, "skip_after_step_s": 1e-4, "max_fit_points": 320,
     "n_eis_draws": 8, "tau_d_min_s": 5.0, "tau_d_max_s": 1e5, "tau_d_per_decade": 10,
@@ -254,6 +254,8 @@ def _posterior(des: dict, y_mv: np.ndarray, eis: dict, cfg: dict, tau_d_grid: np
             "n_s": n_s1, "n_g": n_g}
 
 
+# over 80 lines: the tau_ct refinement, the zoom of the tau_D grid and the draws of one pulse
+# share the design matrices and the EIS draws set up at its top
 def _fit_pulse(tt: np.ndarray, y_mv: np.ndarray, p: dict, eis: dict, cfg: dict,
                tau_d_grid: np.ndarray, rng: np.random.Generator, n_samples: int) -> dict:
     """Posterior draws of one pulse (see the module docstring).
@@ -423,7 +425,7 @@ def split_pulses(
     n_dec = math.log10(cfg["tau_d_max_s"] / cfg["tau_d_min_s"])
     tau_d_grid = np.logspace(math.log10(cfg["tau_d_min_s"]), math.log10(cfg["tau_d_max_s"]),
                              int(round(n_dec * cfg["tau_d_per_decade"])) + 1)
-    from ..split import split_each_record
+    from ..split.fit import split_each_record
 
     def split_one(rec: xr.Dataset, rng: np.random.Generator) -> xr.Dataset:
         # one BLAS thread: same numbers whatever the environment (drtbayes.inference.threads),
@@ -449,11 +451,14 @@ def split_pulses(
     return out
 
 
+# over 80 lines: the process method's record loop (pulses, EIS draws, fits, Dataset) kept in one
+# piece while the band method's was split into drtbayes/split; splitting it needs its own
+# same-numbers check
 def _split_record(rec: xr.Dataset, pfit: xr.Dataset, cfg: dict, tau_d_grid: np.ndarray,
                   capacity_mah: float | None, area_cm2: float | None, n_samples: int,
                   rng: np.random.Generator) -> xr.Dataset:
     # pulse detection and windows are the band method's (same data, same estimand window)
-    from ..split import _detect, _pulse_window
+    from ..split.pulses import detect_pulses, pulse_window
 
     src = rec.attrs.get("source") or "<GITT record>"
     design = str(rec.attrs.get("design", "") or "")
@@ -465,7 +470,7 @@ def _split_record(rec: xr.Dataset, pfit: xr.Dataset, cfg: dict, tau_d_grid: np.n
         design = gd[0]
     cell = str(rec.attrs.get("cell", "") or "cell")
     table = ProcessTable(pfit, design)
-    pulses = _detect(rec, capacity_mah)
+    pulses = detect_pulses(rec, capacity_mah)
     keep = np.flatnonzero(pulses["complete"].values.astype(bool))
     if keep.size == 0:
         raise NoPulsesError(f"{src}: none of the {pulses.sizes['pulse']} pulses is complete "
@@ -501,7 +506,7 @@ def _split_record(rec: xr.Dataset, pfit: xr.Dataset, cfg: dict, tau_d_grid: np.n
         # over the whole record would make the split quadratic in the number of pulses)
         lo = int(np.searchsorted(t, p["t_start"] - cfg["pre_rest_s"], side="left"))
         hi = int(np.searchsorted(t, p["t_rest_end"], side="left"))
-        w = _pulse_window(t[lo:hi], cur[lo:hi], p, wcfg)
+        w = pulse_window(t[lo:hi], cur[lo:hi], p, wcfg)
         p.update(w, idx=w["idx"] + lo)
         idx = p["idx"]
         tt = t[idx]

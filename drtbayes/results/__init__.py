@@ -13,11 +13,24 @@ import os
 from typing import Any
 
 from ..errors import DataError
-from .base import BandsResult, ResultBase, ResultError, SplitResult
+from .base import BandsResult, ResultBase, ResultError
 from .provenance import stamp
 
 __all__ = ["load", "result_kind", "ResultBase", "ResultError", "BandsResult", "SplitResult",
            "stamp"]
+
+
+def __getattr__(name: str) -> Any:
+    """``SplitResult`` from :mod:`drtbayes.split.result`, imported on first use.
+
+    Why lazily: the split package sits above this layer (it imports the bands, which import
+    the provenance stamp from here), so an import at module level would be circular.
+    """
+    if name == "SplitResult":
+        from ..split.result import SplitResult
+
+        return SplitResult
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def result_kind(path: str | os.PathLike) -> str:
@@ -62,6 +75,8 @@ def load(path: str | os.PathLike) -> Any:
     if kind == "bands":
         return BandsResult.load(path)
     if kind == "split":
+        from ..split.result import SplitResult
+
         return SplitResult.load(path)
     raise DataError(f"{path}: unknown result kind {kind!r}; known: drt_fit, soc_model, bands, "
                     "split")

@@ -19,7 +19,7 @@ from ..errors import FileFormatError
 from .provenance import version
 from .schema import SCHEMA_VERSION, SCHEMAS
 
-__all__ = ["ResultError", "ResultBase", "BandsResult", "SplitResult", "read_result_data",
+__all__ = ["ResultError", "ResultBase", "DatasetResult", "BandsResult", "read_result_data",
            "check_result_data", "LABELS_GROUP", "arviz_ready", "restore_labels"]
 
 #: Group of a saved DataTree result that holds every other group's non-index coordinates
@@ -286,7 +286,7 @@ class ResultBase:
         return cls(restore_labels(data) if cls.holds_tree else data)
 
 
-class _DatasetResult(ResultBase):
+class DatasetResult(ResultBase):
     """A result that is one Dataset (bands, split); item access goes to the Dataset."""
 
     holds_tree = False
@@ -309,7 +309,7 @@ class _DatasetResult(ResultBase):
         return f"{type(self).__name__}({dict(self._data.sizes)})"
 
 
-class BandsResult(_DatasetResult):
+class BandsResult(DatasetResult):
     """Time-constant bands of a DRT fit (:func:`drtbayes.time_constant_bands`)."""
 
     kind = "bands"
@@ -345,42 +345,4 @@ class BandsResult(_DatasetResult):
                                      if np.isfinite(x).any() else float("nan"),
                                      "hdi95_lo": lo, "hdi95_hi": hi,
                                      "p_resolved": float(p_res[i, j])})
-        return pd.DataFrame(rows)
-
-
-class SplitResult(_DatasetResult):
-    """GITT pulse resistances split into R1, R2, R3 (:func:`drtbayes.split_gitt`).
-
-    Construct it from the split's Dataset with ``SplitResult(ds)`` (root attr
-    ``drtbayes_kind = "split"`` and a ``resistance`` (pulse, component, sample) variable).
-    """
-
-    kind = "split"
-
-    def summary(self) -> Any:
-        """Median and 95 % HDI of every pulse's components.
-
-        Returns
-        -------
-        pandas.DataFrame
-            Columns ``pulse``, ``design``, ``cell``, ``soc`` (where the split has them),
-            ``component``, ``median``, ``hdi95_lo``, ``hdi95_hi`` (ohm).
-        """
-        import numpy as np
-        import pandas as pd
-
-        from ..numerics import hdi
-
-        res = self._data["resistance"].transpose("pulse", "component", "sample")
-        labels = {c: self._data[c].values for c in ("design", "cell", "soc")
-                  if c in self._data.coords and self._data[c].dims == ("pulse",)}
-        rows = []
-        for i, pulse in enumerate(res["pulse"].values):
-            for k, comp in enumerate(res["component"].values):
-                x = np.asarray(res.values[i, k], dtype=float)
-                lo, hi = hdi(x)
-                rows.append({"pulse": pulse, **{c: v[i] for c, v in labels.items()},
-                             "component": str(comp), "median": float(np.nanmedian(x))
-                             if np.isfinite(x).any() else float("nan"),
-                             "hdi95_lo": lo, "hdi95_hi": hi})
         return pd.DataFrame(rows)

@@ -92,9 +92,9 @@ def simulate_split(
             soc = np.linspace(hi, lo, n_pulses) + rng.uniform(-0.3, 0.3, n_pulses)
             soc = np.clip(soc, lo, hi)
             truth = _true_log_r(soc, crossover_soc)[key]
-            offs = {c: rng.normal(0.0, cell_sd) for c in ("R1", "R2", "R3")}
-            cell_true = {c: truth[c] + offs[c] for c in ("R1", "R2", "R3")}
-            cell_true["total"] = np.log(sum(np.exp(cell_true[c]) for c in ("R1", "R2", "R3")))
+            offs = {c: rng.normal(0.0, cell_sd) for c in COMPONENTS[:3]}
+            cell_true = {c: truth[c] + offs[c] for c in COMPONENTS[:3]}
+            cell_true["total"] = np.log(sum(np.exp(cell_true[c]) for c in COMPONENTS[:3]))
             block = np.empty((n_pulses, len(COMPONENTS), n_samples))
             for k, comp in enumerate(COMPONENTS):
                 w = rng.uniform(*width_rng[comp], n_pulses)
