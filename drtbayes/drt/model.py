@@ -184,6 +184,8 @@ def prepare_inputs(frequency_hz: np.ndarray, z_real: np.ndarray, z_imag: np.ndar
     )
 
 
+# over 80 lines: one PyMC model block, in the order of the generative model (field, cell
+# deviations, series elements, noise, likelihood); helpers would each need the model context
 def build_model(inputs: ModelInputs, preset: dict[str, Any]):
     """Build the PyMC model for ``inputs`` under ``preset`` (data in ``pm.Data`` containers).
 
