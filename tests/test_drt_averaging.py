@@ -126,6 +126,30 @@ def test_auto_averages_only_an_open_tail_fast():
     assert np.array_equal(res.posterior["r_pol"].values, ref.posterior["r_pol"].values)
 
 
+def test_averaging_fits_with_different_draw_counts_fast():
+    """One of the two fits rerun with more draws (the gate retry) still mixes, in the with-C
+    fit's layout.
+    """
+    from drtbayes.drt.averaging import average_with_and_without_capacitance
+
+    def fit(spectra, preset, *, seed, **kw):
+        n = 300 if preset["model"]["series_capacitance"] is True else 500
+        return fit_drt(spectra, preset, seed=seed, **{**kw, "draws": n})
+
+    preset = load_preset("drt-single")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = average_with_and_without_capacitance(fit, _tail_spectrum(), preset, 0,
+                                                   only_open_tails=True, fast=True,
+                                                   progress=False)
+    info = json.loads(res.tree.attrs["averaging"])[res.spectra[0]]
+    assert info["mixed"] and 0.0 < info["weight_with_c"] < 1.0
+    r_pol = res.posterior["r_pol"].values
+    assert r_pol.shape[1] == 300
+    # both fits' answers are in the mixture
+    assert r_pol.min() < info["r_pol_with_c"] < info["r_pol_without_c"] < r_pol.max()
+
+
 @pytest.mark.slow
 def test_issue28_slow_tail_r_pol_interval_covers():
     """Issue 28: R_pol's 95 % interval of the slow-tail spectrum includes the true 185 ohm."""

@@ -175,6 +175,10 @@ def average_with_and_without_capacitance(fit: Any, spectra: Any, preset: dict[st
     tree = res_c.tree.copy(deep=True)
     post_c, post_n = res_c.posterior, res_n.posterior
     n_chain, n_draw = post_c.sizes["chain"], post_c.sizes["draw"]
+    # one fit may have been rerun with more draws (drt-single's gate retry): the mixture keeps
+    # the with-C fit's layout and takes the other's draws at evenly spread positions
+    chain_n = np.arange(n_chain) % post_n.sizes["chain"]
+    draw_n = (np.arange(n_draw) * post_n.sizes["draw"]) // n_draw
     rng = derive_rng(seed, 0xAE)
     info: dict[str, Any] = {}
     diag_c, diag_n = res_c.diagnostics, res_n.diagnostics
@@ -200,7 +204,7 @@ def average_with_and_without_capacitance(fit: Any, spectra: Any, preset: dict[st
                 sel[axis] = i
                 cur = arr[tuple(sel)]
                 if name in src:
-                    new = np.asarray(src[name].values)[tuple(sel)]
+                    new = np.asarray(src[name].values)[tuple(sel)][chain_n][:, draw_n]
                 elif name == "c_f":
                     new = np.full_like(cur, np.inf)
                 else:
