@@ -150,6 +150,38 @@ def test_averaging_fits_with_different_draw_counts_fast():
     assert r_pol.min() < info["r_pol_with_c"] < info["r_pol_without_c"] < r_pol.max()
 
 
+def test_an_unsampleable_fit_without_c_is_not_mixed_and_r_pol_is_not_determined_fast():
+    """Where the fit without C fails the gate (a capacitive tail its DRT cannot end), the
+    with-C posterior is kept draw for draw and the verdict says R_pol past the window is
+    not determined.
+    """
+    from drtbayes.drt.averaging import average_with_and_without_capacitance
+
+    def fit(spectra, preset, *, seed, **kw):
+        res = fit_drt(spectra, preset, seed=seed, **kw)
+        if preset["model"]["series_capacitance"] is False:
+            res.tree.attrs["diagnostics"] = json.dumps({res.spectra[0]: {
+                "rhat_max": 1.27, "ess_bulk_min": 11.0, "divergences": 0, "gate_pass": False}})
+        return res
+
+    spec = _tail_spectrum()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = average_with_and_without_capacitance(fit, spec, load_preset("drt-single"), 0,
+                                                   only_open_tails=True, fast=True,
+                                                   progress=False)
+        with_c = load_preset("drt-single")
+        with_c["model"]["series_capacitance"] = True
+        ref = fit_drt(spec, with_c, seed=0, fast=True, progress=False)
+    lab = res.spectra[0]
+    info = json.loads(res.tree.attrs["averaging"])[lab]
+    assert not info["mixed"] and info["r_pol_determined"] is False
+    assert info["without_c_rhat"] == 1.27
+    assert np.array_equal(res.posterior["r_pol"].values, ref.posterior["r_pol"].values)
+    reasons = json.loads(res.tree.attrs["trust"])[lab]["reasons"]
+    assert any("R_pol past the measured window is not determined" in r for r in reasons)
+
+
 @pytest.mark.slow
 def test_issue28_slow_tail_r_pol_interval_covers():
     """Issue 28: R_pol's 95 % interval of the slow-tail spectrum includes the true 185 ohm."""

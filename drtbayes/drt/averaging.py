@@ -91,6 +91,9 @@ def _no_c_preset(preset: dict[str, Any]) -> dict[str, Any]:
 #: change nothing.
 OPEN_TAIL_REACTANCE = 0.1
 OPEN_TAIL_C_SHARE = 0.05
+#: stacking weight below which a model that could not be sampled does not matter: fewer of
+#: its draws than the 2.5 % tail of an interval
+NEGLIGIBLE_WEIGHT = 0.025
 
 
 def low_frequency_end(result: Any, i: int) -> dict[str, float]:
@@ -190,6 +193,20 @@ def average_with_and_without_capacitance(fit: Any, spectra: Any, preset: dict[st
                 diag[lab] = diag_c[lab]
             continue
         w = stacking_weight(loo_pointwise(res_c, i), loo_pointwise(res_n, i))
+        dn = diag_n.get(lab, {})
+        if only_open_tails and dn and not dn.get("gate_pass"):
+            # the fit without C could not be sampled (on a capacitive diffusion tail its DRT
+            # runs into the grid's end): a mixture would carry unreliable draws and fail the
+            # gate of a with-C fit that passed. Keep that fit; where the failed alternative
+            # carries weight, R_pol past the window is reported as not determined (trust.py)
+            info[lab] = {**ends[i], "mixed": False, "weight_with_c": round(w, 4),
+                         "without_c_rhat": dn.get("rhat_max"),
+                         "r_pol_with_c": float(np.median(post_c["r_pol"].values[:, :, i])),
+                         "r_pol_without_c": float(np.median(post_n["r_pol"].values[:, :, i])),
+                         "r_pol_determined": bool(w >= 1.0 - NEGLIGIBLE_WEIGHT)}
+            if lab in diag_c:
+                diag[lab] = diag_c[lab]
+            continue
         take_n = rng.uniform(size=(n_chain, n_draw)) >= w
         for group in ("posterior", "posterior_predictive"):
             ds = tree[group].to_dataset()

@@ -22,6 +22,10 @@ the sweep passes the gate while its main arc is wrong (issue 22). The verdict co
     PSIS-LOO Pareto k of every point (ArviZ): k above ``PARETO_K_MAX`` means leaving that one
     point out changes the posterior too much for importance sampling to follow, i.e. the answer
     depends on a few points;
+``open_tail``
+    (only where ``series_capacitance = "auto"`` found an open low-frequency end) fails when
+    the fit without series C carries weight but could not be sampled, so R_pol past the window
+    is not determined;
 ``blocking``
     a constant-phase line at low frequency (:mod:`drtbayes.drt.blocking`): then the DRT's
     R_pol is refused (None in the summary) and ``bulk_circuit`` holds the bulk resistance of a
@@ -232,6 +236,16 @@ def _assess_one(result: Any, i: int, lab: str, ppc: dict, diag: dict) -> dict[st
             "and the DRT's R_pol is not a property of the cell; bulk resistance from the "
             f"circuit R_s + R_bulk||CPE + CPE: R_bulk {rb['median']:.4g} ohm, 95 % HDI "
             f"[{rb['hdi95'][0]:.4g}, {rb['hdi95'][1]:.4g}]")
+    # an open low-frequency tail whose alternative without series C could not be sampled
+    # (drt/averaging.py): R_pol past the window has no reliable interval
+    avg = json.loads(result.tree.attrs.get("averaging", "{}") or "{}").get(lab, {})
+    if avg.get("r_pol_determined") is False:
+        checks["open_tail"] = {"pass": False, **avg}
+        reasons.append(
+            "R_pol past the measured window is not determined: the low-frequency end is open, "
+            f"the data give the fit without series C a stacking weight of "
+            f"{1 - avg['weight_with_c']:.2f}, and that fit could not be sampled (R-hat "
+            f"{avg.get('without_c_rhat')}); read R_pol inside the window")
     trusted = result.method == "nuts" and all(
         c["pass"] is not False for c in checks.values()) and checks["gate"]["pass"] is True
     verdict: dict[str, Any] = {"trusted": bool(trusted), "reasons": reasons, "checks": checks}
