@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from scipy.signal import find_peaks
+from scipy.signal import find_peaks, peak_prominences
 
 from ..numerics import cumulative_trapezoid, hdi, parabolic_offset
 from ..results.base import ResultBase
@@ -230,6 +230,59 @@ def _draw_peaks(g: np.ndarray, ln_tau: np.ndarray, rel_prom: float
     return pos / np.log(10.0), r
 
 
+def _all_draw_peaks(gd: np.ndarray, ln_tau: np.ndarray, rel_prom: float
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_draw_peaks` of every row of ``gd`` (draw, tau) at once: (log10 tau, ohm, draw).
+
+    Bit-identical to calling :func:`_draw_peaks` draw by draw (``tests/test_drt_peaks.py``
+    compares them): the valid draws are laid end to end with a ``+inf`` between them, where
+    ``find_peaks``' search for local maxima and its prominence walks stop exactly as at the
+    end of an array; the separators themselves are dropped. Draws whose maximum is not
+    finite and positive have no peaks (as in :func:`_draw_peaks`).
+    """
+    empty = (np.zeros(0), np.zeros(0), np.zeros(0, dtype=int))
+    n = gd.shape[1]
+    if n == 0:
+        return empty
+    top = gd.max(axis=1)
+    rows = np.flatnonzero(np.isfinite(top) & (top > 0))
+    if rows.size == 0:
+        return empty
+    g, top = gd[rows], top[rows]
+    buf = np.full((rows.size, n + 1), np.inf)
+    buf[:, :n] = g
+    flat = np.concatenate([[np.inf], buf.ravel()])
+    idx, _ = find_peaks(flat)
+    row, col = np.divmod(idx - 1, n + 1)
+    keep = col < n  # not a separator (its prominence walk would cross the whole array)
+    idx, row, col = idx[keep], row[keep], col[keep]
+    keep = rel_prom * top[row] <= peak_prominences(flat, idx)[0]
+    row, col = row[keep], col[keep]
+    if row.size == 0:
+        return empty
+    # bounding minima: the first argmin of gamma between consecutive peaks of a draw
+    same = row[1:] == row[:-1]
+    a, b, pr = col[:-1][same], col[1:][same], row[1:][same]
+    j = np.arange(n)
+    seg = np.where((j >= a[:, None]) & (j <= b[:, None]), g[pr], np.inf)
+    mins = np.argmin(seg, axis=1)
+    left = np.zeros(row.size, dtype=int)
+    right = np.full(row.size, n - 1)
+    left[1:][same] = mins
+    right[:-1][same] = mins
+    cum = cumulative_trapezoid(g, ln_tau)
+    r = cum[row, right] - cum[row, left]
+    pos = ln_tau[col].copy()
+    inner = (col > 0) & (col < n - 1)
+    ri, i = row[inner], col[inner]
+    l0, l1, l2 = (np.log(np.maximum(g[ri, i + k], 1e-300)) for k in (-1, 0, 1))
+    den = l0 - 2 * l1 + l2
+    # a maximum only where ln gamma curves down
+    shift = np.where(den < 0, parabolic_offset(l0, l1, l2), 0.0)
+    pos[inner] += shift * (ln_tau[1] - ln_tau[0])
+    return pos / np.log(10.0), r, rows[row]
+
+
 def _stat(x: np.ndarray) -> dict[str, Any]:
     x = np.asarray(x, dtype=float).ravel()
     return {"median": float(np.median(x)), "hdi95": hdi(x)}
@@ -259,16 +312,11 @@ def find_peak_clusters(gamma_draws: np.ndarray, tau_s: np.ndarray, *, rel_promin
         ``tau_s`` and ``r_ohm`` (each ``{"median", "hdi95"}``) and ``probability``.
     """
     ln_tau = np.log(np.asarray(tau_s, dtype=float))
-    pos_l, r_l, d_l = [], [], []
-    for d, g in enumerate(np.asarray(gamma_draws, dtype=float)):
-        p, r = _draw_peaks(g, ln_tau, rel_prominence)
-        pos_l.append(p)
-        r_l.append(r)
-        d_l.append(np.full(p.size, d))
-    n_draws = len(pos_l)
+    gd = np.asarray(gamma_draws, dtype=float)
+    n_draws = len(gd)
     if n_draws == 0:
         return []
-    pos, res, drw = np.concatenate(pos_l), np.concatenate(r_l), np.concatenate(d_l)
+    pos, res, drw = _all_draw_peaks(gd, ln_tau, rel_prominence)
     if pos.size == 0:
         return []
     lt = ln_tau / np.log(10.0)
@@ -288,16 +336,16 @@ def find_peak_clusters(gamma_draws: np.ndarray, tau_s: np.ndarray, *, rel_promin
         sel = near_ok & (nearest == k)
         if not sel.any():
             continue
-        # one peak per draw and cluster: the one with the largest resistance
-        best: dict[int, tuple[float, float]] = {}
-        for p, r, d in zip(pos[sel], res[sel], drw[sel], strict=True):
-            if d not in best or r > best[d][1]:
-                best[int(d)] = (p, r)
-        prob = len(best) / n_draws
+        # one peak per draw and cluster: the one with the largest resistance (the first of
+        # equal ones); lexsort is stable, so this is the per-draw loop's choice
+        ps_k, rs_k, d_k = pos[sel], res[sel], drw[sel]
+        order = np.lexsort((-rs_k, d_k))
+        d_sorted = d_k[order]
+        pick = order[np.concatenate([[True], d_sorted[1:] != d_sorted[:-1]])]
+        prob = pick.size / n_draws
         if prob <= min_probability:
             continue
-        ps = np.array([v[0] for v in best.values()])
-        rs = np.array([v[1] for v in best.values()])
+        ps, rs = ps_k[pick], rs_k[pick]
         tau_stat = _stat(10.0 ** ps)
         out.append({"tau_s": tau_stat, "r_ohm": _stat(rs), "probability": round(prob, 4),
                     "log10_tau_median": float(np.median(ps))})
