@@ -48,7 +48,20 @@ def _processes_args(files, out):
              "--out", str(out)])
 
 
-def test_processes_method_total_matches_the_circuit(files, capsys):
+@pytest.fixture(scope="module")
+def processes_split(files):
+    """Run ``split-gitt --method processes`` once; return the file and what it printed."""
+    import contextlib
+    import io
+
+    out = files["dir"] / "split_processes.nc"
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        assert main(_processes_args(files, out)) == 0
+    return out, buf.getvalue()
+
+
+def test_processes_method_total_matches_the_circuit(files, processes_split):
     """Every pulse's total within 2 % of the circuit's; the file and the printout name the method.
 
     2 %: the issue's acceptance for the process method's total, which tests/test_processes.py
@@ -56,9 +69,7 @@ def test_processes_method_total_matches_the_circuit(files, capsys):
     the default candidate set (the command compares all) are added, neither of which moves the
     total by more than a fraction of that.
     """
-    out = files["dir"] / "split_processes.nc"
-    assert main(_processes_args(files, out)) == 0
-    printed = capsys.readouterr().out
+    out, printed = processes_split
     assert "method processes" in printed and "Fig. S7 check" in printed
     sp = xr.load_dataset(out, engine="h5netcdf")
     assert sp.attrs["split_method"] == "processes" and str(sp["method"].values) == "processes"
@@ -111,3 +122,25 @@ def test_bands_method_needs_bands(files, tmp_path, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert "--method bands needs --bands" in err and "--method processes" in err
+
+
+def test_fig_s7_panel_draws_the_cli_split(processes_split):
+    """plot_s7_check draws the file's split: one GITT curve, the EIS curve, the markers."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from drtbayes.errors import DataError
+    from drtbayes.plots import plot_s7_check
+
+    sp = xr.load_dataset(processes_split[0], engine="h5netcdf")
+    ax = plot_s7_check(sp, "A", eis_socs=SOCS)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "GITT total, h1" in labels and "SOC of a measured spectrum" in labels
+    assert ax.get_yscale() == "log" and ax.get_title().startswith("A: GITT total vs EIS")
+    with pytest.raises(DataError, match="no pulses of design 'B'"):
+        plot_s7_check(sp, "B")
+    with pytest.raises(DataError, match="needs split_gitt\\(method='processes'\\)"):
+        plot_s7_check(sp.drop_vars("s7_eis_total"), "A")
+    plt.close("all")
