@@ -171,25 +171,45 @@ def _add_fit_eis(sub: Any) -> None:
 
 def _add_split_crossover(sub: Any) -> None:
     s = _command(sub, "split-gitt", "split GITT pulse resistances into R1/R2/R3",
-                 "Each pulse's transient is fitted with a pulse DRT and integrated over the "
-                 "EIS time-constant\nbands (bands.nc of a study run): R1 contact, R2 charge "
+                 "--method bands (default): each pulse's transient is fitted with a pulse DRT "
+                 "and integrated\nover the EIS time-constant bands (bands.nc of a study run). "
+                 "--method processes: the\nprocess model (contact/charge-transfer ZARCs, "
+                 "reflective Warburg) is fitted to the\nsymmetric-cell spectra given with "
+                 "--spectra, and each pulse is split with the processes'\nown step responses "
+                 "(R3 = R3(t_p); also the Fig. S7 check against EIS). R1 contact,\nR2 charge "
                  "transfer, R3 diffusion.",
                  "  drtbayes split-gitt gitt/S1.csv --bands out/bands.nc --capacity-mah 2.4 "
+                 "--out S1_split.nc\n"
+                 "  drtbayes split-gitt gitt/S1.csv --method processes --design S_SE "
+                 "--capacity-mah 2.4 \\\n"
+                 "      --spectra eis/S1_soc0.csv eis/S1_soc50.csv --spectra-soc 0 50 "
                  "--out S1_split.nc\n")
     s.add_argument("record", type=Path, metavar="RECORD", help="the GITT record file")
-    s.add_argument("--bands", type=Path, required=True, metavar="bands.nc",
-                   help="bands.nc from a study run (drtbayes run)")
+    s.add_argument("--method", choices=["bands", "processes"], default="bands",
+                   help="bands: band integral of the pulse DRT (needs --bands); processes: "
+                        "the process model's step responses (needs --spectra)")
+    s.add_argument("--bands", type=Path, default=None, metavar="bands.nc",
+                   help="bands.nc from a study run (drtbayes run); --method bands only")
+    s.add_argument("--spectra", type=Path, nargs="+", default=None, metavar="FILE",
+                   help="symmetric-cell spectra of the record's design, fitted with the "
+                        "process model; --method processes only")
+    s.add_argument("--spectra-soc", type=float, nargs="+", default=None, dest="spectra_soc",
+                   metavar="PERCENT",
+                   help="SOC of each --spectra file, in the same order (one value per file)")
     s.add_argument("--capacity-mah", type=float, required=True, metavar="X",
                    help="cell capacity in mAh (coulomb counting of the SOC)")
     s.add_argument("--area-cm2", type=float, default=None, metavar="A",
                    help="electrode area in cm², for resistances in ohm cm² as well")
     _labels(s, soc=False)
+    _imag_sign(s)
     s.add_argument("--policy", choices=["interpolate", "nearest"], default="interpolate",
-                   help="band boundaries between measured EIS SOCs: interpolated or nearest")
+                   help="band boundaries between measured EIS SOCs: interpolated or nearest "
+                        "(--method bands)")
     s.add_argument("--samples", type=int, default=400, metavar="N",
                    help="posterior draws per pulse")
     s.add_argument("--out", type=Path, required=True, metavar="split.nc",
-                   help="the split result file to write")
+                   help="the split result file to write (attribute split_method and coord "
+                        "method say which method)")
     _common(s, force="overwrite an existing --out")
     c = _command(sub, "crossover", "crossover SOC and contrasts between two designs",
                  "From split files (each cell once) an SOC model is fitted first; a "
@@ -429,6 +449,49 @@ def _cmd_fit_eis(a: argparse.Namespace) -> int:
     return 0
 
 
+def _split_method_inputs(a: argparse.Namespace) -> list[Path]:
+    """Check that the options fit ``--method`` (before any work); return the input files."""
+    if a.method == "bands":
+        if a.spectra is not None or a.spectra_soc is not None:
+            raise ValueRangeError("--spectra and --spectra-soc are inputs of --method processes; "
+                                  "--method bands (the default) takes --bands bands.nc")
+        if a.bands is None:
+            raise ValueRangeError("--method bands needs --bands bands.nc (from drtbayes run); "
+                                  "or split with --method processes --spectra FILE... "
+                                  "--spectra-soc PERCENT...")
+        return [a.record, a.bands]
+    if a.bands is not None:
+        raise ValueRangeError("--bands is the input of --method bands; --method processes fits "
+                              "the process model to --spectra FILE... --spectra-soc PERCENT...")
+    if a.spectra is None:
+        raise ValueRangeError("--method processes needs --spectra FILE... (the symmetric-cell "
+                              "spectra of the record's design) and --spectra-soc PERCENT...")
+    socs = a.spectra_soc or []
+    if len(socs) != len(a.spectra):
+        raise ValueRangeError(f"--spectra-soc: give one SOC per --spectra file, in the same "
+                              f"order ({len(a.spectra)} files, {len(socs)} SOC values)")
+    for soc in socs:
+        if not (math.isfinite(soc) and 0.0 <= soc <= 100.0):
+            raise ValueRangeError(f"--spectra-soc {soc:g}: an SOC in percent, 0 to 100")
+    return [a.record, *a.spectra]
+
+
+def _process_fit(a: argparse.Namespace) -> Any:
+    """Fit the process model to the ``--spectra`` as the study pipeline does."""
+    from .io import kk_check, read_spectra
+    from .processes import fit_processes
+
+    spectra = []
+    for path, soc in zip(a.spectra, a.spectra_soc, strict=True):
+        # symmetric cells only: the process model holds the SE + 2 x electrode algebra
+        for sp in read_spectra(path, design=a.design, soc=soc, cell_type="symmetric",
+                               imag_sign=a.imag_sign):
+            spectra.append(kk_check(sp))
+    pfit = fit_processes(spectra, seed=a.seed)
+    print(f"process model: {pfit.attrs.get('model', '?')} ({len(spectra)} spectra)")
+    return pfit
+
+
 def _cmd_split(a: argparse.Namespace) -> int:
     from ._atomic import atomic_write_netcdf, check_output
     from ._files import open_result
@@ -436,22 +499,38 @@ def _cmd_split(a: argparse.Namespace) -> int:
     from .io import read_gitt
     from .split import split_gitt
 
-    check_output(a.out, force=a.force, inputs=[a.record, a.bands])
+    inputs = _split_method_inputs(a)
+    check_output(a.out, force=a.force, inputs=inputs)
     check_run_bounds({"samples": a.samples}, label=lambda k: "--" + k)
     if a.samples < 10:
         raise ValueRangeError(f"--samples {a.samples}: at least 10 posterior draws per pulse")
-    bands = open_result(a.bands, ("bands",), needed_by="--bands")
+    if a.method == "bands":
+        source = open_result(a.bands, ("bands",), needed_by="--bands")
+        kw: dict[str, Any] = {"policy": a.policy}
+    else:
+        source = _process_fit(a)
+        kw = {"processes": source}
     rec = read_gitt(a.record, design=a.design, cell=a.cell, capacity_mah=a.capacity_mah,
                     area_cm2=a.area_cm2)
-    split = split_gitt(rec, bands, capacity_mah=a.capacity_mah, area_cm2=a.area_cm2,
-                       policy=a.policy, n_samples=a.samples, seed=a.seed, progress=True)
+    split = split_gitt(rec, source, capacity_mah=a.capacity_mah, area_cm2=a.area_cm2,
+                       n_samples=a.samples, seed=a.seed, progress=True, method=a.method, **kw)
     atomic_write_netcdf(a.out, split, force=a.force)
     med = split["resistance"].median("sample")
-    print(f"wrote {a.out}: {split.sizes['pulse']} pulses")
+    print(f"wrote {a.out}: {split.sizes['pulse']} pulses, method "
+          f"{split.attrs.get('split_method', a.method)}")
     for comp in med["component"].values:
         v = med.sel(component=comp).values
         print(f"  {comp:>5}: median over pulses {float(v.mean()):.4g} ohm "
               f"(range {float(v.min()):.4g} .. {float(v.max()):.4g})")
+    if "s7_ratio" in split:
+        import numpy as np
+
+        ratio = split["s7_ratio"].median("sample").values
+        ok = split["s7_consistent"].values
+        print(f"  Fig. S7 check: GITT total / EIS prediction {float(np.median(ratio)):.3f} "
+              f"(range {float(ratio.min()):.3f} .. {float(ratio.max()):.3f}); consistent at "
+              f"{int(ok.sum())} of {ok.size} pulses (the GITT total also holds the counter "
+              "electrode, which the symmetric-cell EIS does not)")
     return 0
 
 

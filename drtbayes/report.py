@@ -224,12 +224,33 @@ def _figure_specs(ctx: _Context) -> list[tuple[str, str, Callable[[], Any]]]:
          "medians with 95 % intervals (Figure 5 analogue).",
          lambda: ps.plot_components_vs_soc(ctx.split)),
     ]
+    if "s7_eis_total" in ctx.split:
+        eis_socs = _eis_socs(ctx)
+        specs.append(("s7_check", "GITT total vs EIS (Fig. S7 check): each cell's GITT total "
+                      "resistance against SOC (median, 95 % band; dots where the pulse passes "
+                      "the check, crosses where not) and the EIS prediction, symmetric-cell "
+                      "R_inf + half its polarisation developed at the pulse length (dashed, "
+                      "95 % band). Triangles: SOCs of measured spectra.",
+                      lambda: _each(list(dict.fromkeys(ctx.split["design"].values.astype(str))),
+                                    2, (5.6, 4.2), lambda d, ax: ps.plot_s7_check(
+                                        ctx.split, d, eis_socs=eis_socs.get(d, ()), ax=ax))))
     if str(ctx.fit.tree.attrs.get("method", "nuts")) == "nuts":
         # an approximate (Laplace) posterior has no chains: the panel would be empty
         specs.append(("diagnostics", "Sampler diagnostics of the EIS fit (R-hat, bulk ESS, "
                       "divergences) with the gate thresholds.",
                       lambda: pd.plot_diagnostics(ctx.fit)))
     return specs
+
+
+def _eis_socs(ctx: _Context) -> dict[str, list[float]]:
+    """SOCs (%) of each design's measured symmetric-cell spectra."""
+    out: dict[str, set[float]] = {}
+    for sp in ctx.spectra:
+        soc = sp.attrs.get("soc")
+        if str(sp.attrs.get("cell_type", "symmetric")) == "symmetric" and soc is not None \
+                and np.isfinite(float(soc)):
+            out.setdefault(str(sp.attrs.get("design", "")), set()).add(float(soc))
+    return {d: sorted(v) for d, v in out.items()}
 
 
 def _draw_figures(ctx: _Context, progress: Callable[[str], None] | None) -> _Figures:
@@ -649,6 +670,81 @@ table.stack td::before{content:attr(data-label);font-weight:600;text-align:left}
 """
 
 
+#: Pulses within this SOC distance (%) of a measured spectrum compare with an EIS prediction
+#: at (almost) the measured SOC; farther ones with one carried across SOC.
+S7_NEAR_SOC = 10.0
+
+
+def _soc_runs(soc: np.ndarray, flag: np.ndarray) -> str:
+    """Say the SOC ranges where ``flag`` holds at some pulse ("2.5-37.5 % and 97.5 %")."""
+    levels = np.unique(np.round(soc, 1))
+    hit = np.array([bool(flag[np.round(soc, 1) == v].any()) for v in levels])
+    runs, start = [], None
+    for i, h in enumerate(hit):
+        if h and start is None:
+            start = i
+        if start is not None and (not h or i == len(hit) - 1):
+            end = i if h else i - 1
+            runs.append(f"{levels[start]:g} %" if start == end
+                        else f"{levels[start]:g}-{levels[end]:g} %")
+            start = None
+    return ", ".join(runs[:-1]) + (" and " if len(runs) > 1 else "") + (runs[-1] if runs else "")
+
+
+def _s7_html(ctx: _Context) -> str:
+    """Say the Fig. S7 check in words: per design, do GITT and EIS agree, what the gap holds."""
+    sp = ctx.split
+    if "s7_eis_total" not in sp:
+        return ("<p>GITT total vs EIS (Fig. S7 check): needs the process method "
+                "(<code>[split] method = \"processes\"</code> in the study file); this run "
+                f"split with <code>{html.escape(str(sp.attrs.get('split_method', 'bands')))}"
+                "</code>.</p>")
+    tol = float((_json_attr(sp.attrs, "settings", {}) or {}).get("s7_tolerance", 0.15))
+    designs = sp["design"].values.astype(str)
+    total = sp["resistance"].sel(component="total").values
+    diff = np.median(total - sp["s7_eis_total"].values, axis=1)
+    ratio = np.median(sp["s7_ratio"].values, axis=1)
+    ok = sp["s7_consistent"].values.astype(bool)
+    near = sp["s7_eis_soc_distance"].values <= S7_NEAR_SOC
+    items = []
+    for d in dict.fromkeys(designs):
+        m = designs == d
+        n, k = int(m.sum()), int(ok[m].sum())
+        verdict = ("agrees with the EIS prediction at every pulse" if k == n else
+                   "agrees with the EIS prediction at no pulse" if k == 0 else
+                   f"agrees with the EIS prediction at {k} of {n} pulses")
+        text = (f"<b>{html.escape(d)}</b>: the GITT total {verdict} (median GITT/EIS ratio "
+                f"within {100 * tol:.0f} % of 1; ratios {ratio[m].min():.2f} to "
+                f"{ratio[m].max():.2f}).")
+        bad = _soc_runs(sp["soc"].values[m], ~ok[m])
+        if bad:
+            text += f" It disagrees at SOC {bad}."
+        mn = m & near
+        if mn.any():
+            dn = float(np.median(diff[mn]))
+            text += (f" At the {int(mn.sum())} pulses within {S7_NEAR_SOC:g} % SOC of a "
+                     f"measured spectrum the GITT total is {'higher' if dn >= 0 else 'lower'} "
+                     f"by {abs(dn):.3g} Ω (median), ratio {float(np.median(ratio[mn])):.2f}, "
+                     f"and {int(ok[mn].sum())} of them agree.")
+        else:
+            text += (f" No pulse lies within {S7_NEAR_SOC:g} % SOC of a measured spectrum: "
+                     "every prediction is carried across SOC.")
+        items.append(f"<li>{text}</li>")
+    return (
+        "<h3>GITT total vs EIS (Fig. S7 check)</h3><ul>" + "".join(items) + "</ul>"
+        "<p>The EIS prediction is what the symmetric cell says one electrode and the SE "
+        "layer give a pulse of this length: R_inf + half the symmetric-cell polarisation "
+        "developed at t_p. Agreement means the spectra and the pulses describe the same "
+        "electrode. The GITT total should lie above it by what the half cell holds and the "
+        "symmetric cell does not: the counter electrode (and its interface) and any difference "
+        "between the two cells' SE layers, all of which the pulse's R1 contains (R1 = SE layer "
+        "+ counter electrode + contact processes faster than the first sample; "
+        "docs/model.md, \"Cell algebra and what R1 contains\"). A GITT total below the "
+        "prediction, or above it by more than a counter electrode can explain, is a "
+        "disagreement; where it appears only far from the measured SOCs, the prediction "
+        "carried across SOC is the first suspect.</p>")
+
+
 def _answer_html(ctx: _Context) -> str:
     ans = ctx.answer
     if ans is None or not ans.components:
@@ -728,7 +824,7 @@ def _page(ctx: _Context, figs: _Figures) -> str:
         figs.html("nyquist"), figs.html("residuals"),
         "<h2>Time-constant bands</h2>", figs.html("drt_bands"),
         "<h2>GITT: pulse fits and the R1/R2/R3 split</h2>", figs.html("gitt_fits"),
-        figs.html("components_vs_soc"),
+        figs.html("components_vs_soc"), _s7_html(ctx), figs.html("s7_check"),
         "<h2>Diagnostics</h2>",
         _table(_diag_rows(ctx), ["fit", "R-hat max", "bulk ESS min", "divergences", "gate"]),
         figs.html("diagnostics"),

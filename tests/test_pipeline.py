@@ -90,6 +90,27 @@ def test_resistance_csv(run_out):
         assert float(r["lo95"]) <= float(r["median"]) <= float(r["hi95"])
 
 
+def _assert_s7_panel(out: Path, split: xr.Dataset) -> None:
+    """The report's Fig. S7 panel: figure, caption and one sentence per design with its counts."""
+    import html as html_mod
+    import re
+
+    assert (out / "figures" / "s7_check.png").stat().st_size > 10_000
+    page = html_mod.unescape((out / "report.html").read_text(encoding="utf-8"))
+    assert "<h3>GITT total vs EIS (Fig. S7 check)</h3>" in page
+    assert "needs the process method" not in page
+    assert page.count("GITT total vs EIS (Fig. S7 check): each cell's GITT total") >= 1
+    ok = split["s7_consistent"].values
+    for d in ("L_SE", "S_SE"):
+        m = split["design"].values.astype(str) == d
+        k, n = int(ok[m].sum()), int(m.sum())
+        words = ("at every pulse" if k == n else "at no pulse" if k == 0
+                 else f"at {k} of {n} pulses")
+        assert re.search(rf"<b>{d}</b>: the GITT total agrees with the EIS prediction {words}",
+                         page), d
+    assert "the counter electrode (and its interface)" in page
+
+
 def test_process_split_method_runs_end_to_end_and_is_labelled(study, tmp_path):
     """``[split] method = "processes"`` reaches the split; every output row says so."""
     text = study.read_text(encoding="utf-8") + '\n[split]\nmethod = "processes"\n'
@@ -101,6 +122,7 @@ def test_process_split_method_runs_end_to_end_and_is_labelled(study, tmp_path):
     with open(res.out_dir / "resistance.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert {r["method"] for r in rows} == {"processes"}
+    _assert_s7_panel(res.out_dir, split)
     # the simulated R2 crossover (25 % SOC) is found by the process split as well
     truth = json.loads((study.parent / "truth.json").read_text())
     r2 = res.crossover["components"]["R2"]

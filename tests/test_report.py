@@ -34,6 +34,15 @@ def run_dir(tmp_path_factory) -> Path:
     return out
 
 
+def test_fig_s7_check_needs_the_process_method(run_dir):
+    """A band-method run says in one line that the Fig. S7 check needs the process method."""
+    page = (run_dir / "report.html").read_text(encoding="utf-8")
+    line = re.search(r"<p>GITT total vs EIS \(Fig\. S7 check\): needs the process method.*?</p>",
+                     page)
+    assert line is not None and "split with <code>bands</code>" in line.group(0)
+    assert not (run_dir / "figures" / "s7_check.png").exists()
+
+
 def _first_screen(page: str) -> str:
     # everything before the first section heading: what a reader sees without scrolling
     return page[: page.index("<h2>")]

@@ -24,6 +24,7 @@ _LAZY: dict[str, str] = {
     "plot_bands": "split",
     "plot_pulse_fits": "split",
     "plot_components_vs_soc": "split",
+    "plot_s7_check": "split",
     # compare: two designs over SOC
     "plot_soc_curves": "compare",
     "plot_cell_curves": "compare",

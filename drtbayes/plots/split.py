@@ -5,7 +5,9 @@
 * :func:`plot_pulse_fits`: measured GITT transients with the fitted posterior band (the
   paper's Figure 4 analogue, on a log time axis so every time scale is visible);
 * :func:`plot_components_vs_soc`: R1, R2, R3 and total against SOC per design and cell,
-  medians with 95 % bands (the paper's Figure 5 analogue).
+  medians with 95 % bands (the paper's Figure 5 analogue);
+* :func:`plot_s7_check`: GITT total against the EIS prediction over SOC (process method; the
+  paper's Fig. S7 consistency check).
 """
 
 from __future__ import annotations
@@ -270,3 +272,90 @@ def plot_components_vs_soc(
     legend(axes[0], loc="upper left")
     fig.suptitle("GITT resistances split by EIS time-constant bands (median, 95 % band)")
     return fig
+
+
+def plot_s7_check(
+    split: xr.Dataset,
+    design: str,
+    *,
+    eis_socs: Sequence[float] = (),
+    ax: Axes | None = None,
+) -> Axes:
+    """GITT total resistance against the EIS prediction over SOC (the paper's Fig. S7 check).
+
+    Each cell's GITT total (median, 95 % band; filled dots where the pulse passes the check,
+    crosses where it does not) and the design's EIS prediction ``s7_eis_total`` (symmetric-cell
+    r_inf + half its process resistances developed at the pulse length; dashed, 95 % band).
+    The GITT total also holds the counter electrode, which the symmetric cell does not.
+
+    Parameters
+    ----------
+    split
+        Output of :func:`drtbayes.split_gitt` with ``method="processes"`` (holds the ``s7_*``
+        variables).
+    design
+        The design to draw.
+    eis_socs
+        SOCs (%) at which the design's spectra were measured, marked along the bottom: far
+        from them the EIS prediction is carried (clamped) from another SOC.
+    ax
+        Axes to draw into (a new figure when None).
+
+    Returns
+    -------
+    Axes
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    if "s7_eis_total" not in split:
+        raise DataError("the split has no 's7_eis_total': the Fig. S7 check needs "
+                        "split_gitt(method='processes')")
+    designs = split["design"].values.astype(str)
+    if design not in designs:
+        raise DataError(f"the split holds no pulses of design {design!r} (it has "
+                        f"{', '.join(sorted(set(designs)))})")
+    ax = new_axes(ax)
+    sel = np.flatnonzero(designs == design)
+    sp = split.isel(pulse=sel)
+    cells = sp["cell"].values.astype(str)
+    soc = sp["soc"].values
+    med, lo, hi = median_band(sp["resistance"].sel(component="total"))
+    e_med, e_lo, e_hi = median_band(sp["s7_eis_total"])
+    ok = sp["s7_consistent"].values.astype(bool)
+    o = np.argsort(soc, kind="stable")
+    ax.fill_between(soc[o], e_lo.values[o], e_hi.values[o], color="0.55", alpha=0.25, lw=0)
+    ax.plot(soc[o], e_med.values[o], "--", color="0.2", lw=1.5)
+    uniq = list(dict.fromkeys(cells))
+    colors = member_colors([design] * len(uniq))
+    handles: list = []
+    for c, col in zip(uniq, colors, strict=True):
+        m = np.flatnonzero(cells == c)
+        m = m[np.argsort(soc[m], kind="stable")]
+        ax.fill_between(soc[m], lo.values[m], hi.values[m], color=col, alpha=0.25, lw=0)
+        ax.plot(soc[m], med.values[m], color=col, lw=1.5)
+        ax.plot(soc[m][ok[m]], med.values[m][ok[m]], "o", color=col, ms=4)
+        ax.plot(soc[m][~ok[m]], med.values[m][~ok[m]], "x", color=col, ms=5, mew=1.3)
+        handles.append(Line2D([], [], color=col, lw=1.5, label=f"GITT total, {c}"))
+    handles.append(Line2D([], [], color="0.2", ls="--", lw=1.5,
+                          label="EIS: r_inf + ½ polarisation at t_p"))
+    handles.append(Patch(color="0.55", alpha=0.25, label="95 % band"))
+    handles.append(Line2D([], [], ls="", marker="o", color="0.3", ms=4,
+                          label="consistent (ratio within tolerance)"))
+    handles.append(Line2D([], [], ls="", marker="x", color="0.3", ms=5, mew=1.3,
+                          label="not consistent"))
+    if len(eis_socs):
+        ax.plot(list(eis_socs), np.zeros(len(eis_socs)), "^", color="0.2", ms=7, clip_on=False,
+                transform=ax.get_xaxis_transform())
+        handles.append(Line2D([], [], ls="", marker="^", color="0.2", ms=7,
+                              label="SOC of a measured spectrum"))
+    ax.set_xlim(0, 100)
+    # log: the totals span a decade towards low SOC, and a ratio reads as one distance
+    ax.set_yscale("log")
+    plain_log_ticks(ax.yaxis)
+    ax.set_xlabel("SOC / %")
+    ax.set_ylabel("total resistance / Ω")
+    ax.set_title(f"{design}: GITT total vs EIS (Fig. S7 check)")
+    style_axes(ax)
+    legend(ax, handles=handles, loc="upper right")
+    return ax
