@@ -121,8 +121,11 @@ def test_drt_prior_matches_the_model_log_density():
     freq = 10.0 ** np.linspace(4, -1, 16)
     gen = sbc.DrtGenerator(freq)
     ones = np.ones((1, freq.size))
-    inputs = prepare_inputs(freq, ones, -ones, np.zeros(1, dtype=int), 1, gen.preset)
-    model = build_model(inputs, gen.preset)
+    # R_inf sampled: integrated out (the default), its HalfNormal prior sits inside the
+    # likelihood term (tests/test_drt_marginal.py checks that term against quadrature)
+    preset = {**gen.preset, "model": {**gen.preset["model"], "r_inf": "sampled"}}
+    inputs = prepare_inputs(freq, ones, -ones, np.zeros(1, dtype=int), 1, preset)
+    model = build_model(inputs, preset)
     # every prior term: the free variables and the smoothness Potential (not the likelihood)
     prior = model.logp(vars=[*model.free_RVs, model["smoothness_prior"]], jacobian=False)
     logp = model.compile_fn(prior, inputs=model.value_vars, on_unused_input="ignore",

@@ -233,7 +233,9 @@ def fit_drt(
     t0 = time.perf_counter()
     preset = _drt_preset(model)
     c_mode = preset["model"]["series_capacitance"]
-    if c_mode == "average" or (c_mode == "auto" and preset["model"]["pooling"] == "none"):
+    # a known capacitance says the cell has a C: then "auto" is a plain fit with it
+    if c_mode == "average" or (c_mode == "auto" and preset["model"]["pooling"] == "none"
+                               and capacitance_f is None):
         # with and without C, mixed by stacking weights (drtbayes.drt.averaging); "auto" fits
         # without C only where the with-C fit leans on C at the lowest frequency
         from .averaging import average_with_and_without_capacitance

@@ -274,6 +274,7 @@ def plot_components_vs_soc(
     return fig
 
 
+# over 80 lines by its numpydoc docstring and one figure's drawing calls, in the order drawn
 def plot_s7_check(
     split: xr.Dataset,
     design: str,
