@@ -37,7 +37,7 @@ from scipy.signal import find_peaks
 
 from .conventions import GROUP_COORDS, PROCESSES
 from .errors import DataError, ValueRangeError
-from .numerics import cumulative_trapezoid, parabolic_offset
+from .numerics import cumulative_trapezoid, parabolic_offset, soc_bracket
 from .results.provenance import stamp
 
 DEFAULT_PROCESSES = PROCESSES
@@ -443,10 +443,8 @@ class SocTable:
         m = self.measured
         if m.size == 1 or policy == "nearest":
             return self.values[int(np.argmin(np.abs(m - soc)))]
-        s = float(np.clip(soc, m.min(), m.max()))
-        j = int(np.clip(np.searchsorted(m, s) - 1, 0, m.size - 2))
-        w = (s - m[j]) / (m[j + 1] - m[j])
-        return self.values[j] * (1 - w) + self.values[j + 1] * w
+        j, k, w = soc_bracket(m, soc)  # measured is sorted: groupby sorts its groups
+        return self.values[j] * (1 - w) + self.values[k] * w
 
 
 def design_value_at_soc(bands: xr.Dataset, var: str, *, design: str, soc: float,

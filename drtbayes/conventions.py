@@ -9,10 +9,14 @@ from __future__ import annotations
 from typing import Final
 
 __all__ = ["COMPONENTS", "PROCESSES", "PROCESS_COMPONENT", "DIMS", "UNITS", "GROUP_COORDS",
-           "RESULT_KINDS"]
+           "RESULT_KINDS", "SOC_WHOLE_FIT"]
 
 #: Resistance components of a GITT pulse: R1 contact, R2 charge transfer, R3 diffusion, sum.
 COMPONENTS: Final[tuple[str, ...]] = ("R1", "R2", "R3", "total")
+
+#: Label of the one diagnostics record of a SOC model saved before its components were
+#: recorded one by one (such files still load; new fits record each component).
+SOC_WHOLE_FIT: Final[str] = "SOC model"
 
 #: Processes of the DRT, fastest first (the order of their time-constant bands).
 PROCESSES: Final[tuple[str, ...]] = ("contact", "charge_transfer", "diffusion")

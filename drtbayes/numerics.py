@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["cumulative_trapezoid", "parabolic_offset", "find_crossings", "cluster_crossings",
-           "hdi", "interp_soc", "derive_seed", "derive_rng", "spawn_rngs"]
+           "hdi", "interp_soc", "soc_bracket", "derive_seed", "derive_rng", "spawn_rngs"]
 
 
 def cumulative_trapezoid(y: np.ndarray, x: np.ndarray) -> np.ndarray:
@@ -208,6 +208,36 @@ def interp_soc(soc_points: np.ndarray, values: np.ndarray, soc: float | np.ndarr
     else:
         raise ValueError(f"policy {policy!r}: use 'interpolate' or 'nearest'")
     return out[0] if np.ndim(soc) == 0 else out
+
+
+def soc_bracket(soc_sorted: np.ndarray, soc: float) -> tuple[int, int, float]:
+    """Return the two measured SOCs around ``soc`` and the weight of the upper one (clamped).
+
+    The one rule by which values measured at some SOCs are carried to another SOC: linear
+    between the two nearest, the end value outside the measured range. Tables that pair draw
+    i at one SOC with draw i at the next (bands, process fits) use it on their own arrays;
+    :func:`interp_soc` is the same rule for plain arrays.
+
+    Parameters
+    ----------
+    soc_sorted
+        (n,) measured SOCs (percent), increasing; repeated SOCs give the lower one's value.
+    soc
+        SOC (percent) to read at.
+
+    Returns
+    -------
+    j, k, w
+        Indices of the lower and upper SOC and the weight of ``k``: a value at ``soc`` is
+        ``(1 - w) * v[j] + w * v[k]``. With one measured SOC, ``(0, 0, 0.0)``.
+    """
+    m = np.asarray(soc_sorted, dtype=float)
+    if m.size == 1:
+        return 0, 0, 0.0
+    s = float(np.clip(soc, m[0], m[-1]))
+    j = int(np.clip(np.searchsorted(m, s) - 1, 0, m.size - 2))
+    gap = m[j + 1] - m[j]
+    return j, j + 1, float((s - m[j]) / gap) if gap > 0 else 0.0
 
 
 def derive_seed(seed: int, *keys: int) -> int:

@@ -30,6 +30,7 @@ import xarray as xr
 
 from . import __version__
 from ._atomic import atomic_write_text, check_output_dir, output_lock, sha256_file
+from .conventions import SOC_WHOLE_FIT
 from .errors import DataError, DrtbayesWarning, OutputExistsError, SamplingWarning
 from .inference import diagnostics_by_unit, gate_advice, gate_failures
 from .progress import Heartbeat, activity, mark_line
@@ -539,7 +540,7 @@ def _run_stages(run: _Run) -> RunResult:
                       lambda: run.split(bands), lambda: _load_ds(out / "split.nc"))
     soc_model = run.stage(5, "soc_model", f"{len(run.study.components)} components",
                           lambda: run.soc_model(split), lambda: load(out / "soc_model.nc"))
-    res.warnings.extend(_fit_warnings(soc_model))
+    res.warnings.extend(_fit_warnings(soc_model, what="SOC model"))
     res.crossover = run.stage(
         6, "crossover", f"{run.study.a} vs {run.study.b}", lambda: run.crossover(soc_model, split),
         lambda: json.loads((out / "crossover.json").read_text(encoding="utf-8")))
@@ -630,21 +631,21 @@ def _split_unit(unit: tuple[xr.Dataset, xr.Dataset, dict[str, Any]]) -> xr.Datas
     return split_gitt(rec, bands, **kw)
 
 
-def _fit_warnings(result: Any) -> list[str]:
-    """Diagnostics-gate failures of a fit as report lines."""
+def _fit_warnings(result: Any, *, what: str = "") -> list[str]:
+    """Diagnostics-gate failures of a fit as report lines (``what`` prefixes unit labels)."""
     msgs = []
-    whole = "SOC model"
     for name, d in diagnostics_by_unit(result.tree.attrs.get("diagnostics"),
-                                       whole_fit_label=whole).items():
+                                       whole_fit_label=SOC_WHOLE_FIT).items():
         if d.get("gate_pass") is not False:
             continue
-        if name == whole and "problems" in d:
-            # the SOC model's diagnostics: one record for the whole fit, its problems in words
-            msgs.append(f"SamplingWarning: SOC model: {'; '.join(d['problems'])}; rerun with "
+        label = name if name == SOC_WHOLE_FIT or not what else f"{what} {name}"
+        if "problems" in d:
+            # the SOC model's records: their problems in words
+            msgs.append(f"SamplingWarning: {label}: {'; '.join(d['problems'])}; rerun with "
                         "more draws or tuning (the soc-spline preset's [sampler])")
         else:
             msgs.append(
-                f"SamplingWarning: {name}: R-hat max {d.get('rhat_max')}, bulk ESS min "
+                f"SamplingWarning: {label}: R-hat max {d.get('rhat_max')}, bulk ESS min "
                 f"{d.get('ess_bulk_min')}, divergences {d.get('divergences')}; "
                 + gate_advice(gate_failures(d))
             )

@@ -33,6 +33,7 @@ import xarray as xr
 from . import __version__
 from ._atomic import atomic_write_bytes, atomic_write_text
 from .answer import Answer, answer_in_words
+from .conventions import SOC_WHOLE_FIT
 from .drt.trust import trust_of, trust_words
 from .errors import DrtbayesWarning
 from .inference.diagnostics import WHOLE_FIT, diagnostics_by_unit
@@ -435,12 +436,14 @@ def _diag_rows(ctx: _Context) -> list[list[Any]]:
     rows = []
     attrs = ctx.fit.tree.attrs
     sattrs = ctx.soc_model.tree.attrs
-    for unit_attrs, label in ((attrs, WHOLE_FIT), (sattrs, "SOC model")):
+    for unit_attrs, label, prefix in ((attrs, WHOLE_FIT, ""),
+                                      (sattrs, SOC_WHOLE_FIT, SOC_WHOLE_FIT + " ")):
         units = diagnostics_by_unit(unit_attrs.get("diagnostics"), whole_fit_label=label)
         for name, d in units.items():
-            if name == "SOC model" and "rhat_max" not in d:
+            if name == SOC_WHOLE_FIT and "rhat_max" not in d:
                 continue
-            rows.append([name, _fmt(d.get("rhat_max"), 4), _fmt(d.get("ess_bulk_min"), 4),
+            shown = name if name == label else prefix + name
+            rows.append([shown, _fmt(d.get("rhat_max"), 4), _fmt(d.get("ess_bulk_min"), 4),
                          d.get("divergences", "–"), _gate_text(d.get("gate_pass"), unit_attrs)])
     return rows
 
@@ -517,10 +520,11 @@ def _sampler_used(attrs: Any, preset: dict, override: dict) -> dict:
     used.update({k: v for k, v in (override or {}).items() if v is not None})
     used.update({k: v for k, v in (_json_attr(attrs, "sampler", {}) or {}).items()
                  if v is not None})
-    diag = _json_attr(attrs, "diagnostics", {}) or {}
+    # a SOC model saved before its ``sampler`` attr existed: chains and draws of its record
+    old = diagnostics_by_unit(attrs.get("diagnostics")).get(WHOLE_FIT, {})
     for k in ("chains", "draws"):
-        if isinstance(diag.get(k), int | float):
-            used[k] = diag[k]
+        if "sampler" not in attrs and isinstance(old.get(k), int | float):
+            used[k] = old[k]
     return used
 
 

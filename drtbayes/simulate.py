@@ -40,7 +40,7 @@ from . import elements as el
 from ._atomic import atomic_write_text, check_writable
 from .conventions import COMPONENTS
 from .errors import ValueRangeError
-from .numerics import spawn_rngs
+from .numerics import find_crossings, spawn_rngs
 
 DESIGNS = ("L_SE", "S_SE")
 EIS_SOCS = (50.0, 0.0)
@@ -277,12 +277,8 @@ def _crossing(soc: np.ndarray, a: np.ndarray, b: np.ndarray) -> float | None:
     if np.max(np.abs(d) / np.abs(np.asarray(b))) < 0.01:
         return None
     order = np.argsort(soc)
-    s, d = np.asarray(soc)[order], d[order]
-    idx = np.flatnonzero(np.sign(d[:-1]) * np.sign(d[1:]) < 0)
-    if idx.size == 0:
-        return None
-    i = idx[0]
-    return float(s[i] - d[i] * (s[i + 1] - s[i]) / (d[i + 1] - d[i]))
+    _, loc = find_crossings(d[order][None, :], np.asarray(soc)[order])
+    return float(loc.min()) if loc.size else None
 
 
 # --------------------------------------------------------------------------- GITT

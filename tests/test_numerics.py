@@ -123,3 +123,17 @@ def test_gate_messages_never_read_equal_to_the_limit():
     assert msg.startswith("R-hat max 1.0100004 > 1.01")
     assert gate_reasons({"rhat_max": 1.005, "ess_bulk_min": 180.0, "divergences": 2}) == [
         "bulk ESS min 180 < 400", "2 divergent transitions"]
+
+
+def test_soc_bracket_is_linear_between_measured_socs_and_clamped_outside():
+    from drtbayes.numerics import interp_soc, soc_bracket
+
+    socs = np.array([0.0, 50.0, 80.0])
+    vals = np.array([1.0, 3.0, 9.0])
+    for soc, want in ((25.0, 2.0), (65.0, 6.0), (-10.0, 1.0), (100.0, 9.0), (50.0, 3.0)):
+        j, k, w = soc_bracket(socs, soc)
+        assert (1 - w) * vals[j] + w * vals[k] == pytest.approx(want)
+        assert float(interp_soc(socs, vals, soc)) == pytest.approx(want)
+    assert soc_bracket(np.array([30.0]), 70.0) == (0, 0, 0.0)
+    # a repeated SOC gives the lower one's value, never a division by zero
+    assert soc_bracket(np.array([10.0, 10.0]), 10.0) == (0, 1, 0.0)

@@ -242,8 +242,17 @@ def test_gate_failures_of_both_fits_reach_the_run_warnings():
     assert len(d) == 1 and "A/c1/soc50" in d[0] and "R-hat max 1.03" in d[0]
     # the advice fits the failure: divergences -> target_accept, R-hat -> run longer
     assert "target_accept" in d[0] and "run longer" in d[0]
-    s = _fit_warnings(soc)
+    s = _fit_warnings(soc, what="SOC model")
     assert len(s) == 1 and s[0].startswith("SamplingWarning: SOC model: R-hat max 1.020")
+    # a SOC model of now: one record per component; only the failing one is named
+    per_comp = SimpleNamespace(tree=SimpleNamespace(attrs={"diagnostics": json.dumps(
+        {"R2": {"rhat_max": 1.004, "ess_bulk_min": 900.0, "divergences": 0, "gate_pass": True,
+                "problems": []},
+         "R3": {"rhat_max": 1.02, "ess_bulk_min": 900.0, "divergences": 0, "gate_pass": False,
+                "problems": ["R-hat max 1.020 > 1.01"]}}), "method": "nuts"}))
+    s = _fit_warnings(per_comp, what="SOC model")
+    assert s == ["SamplingWarning: SOC model R3: R-hat max 1.020 > 1.01; rerun with more draws "
+                 "or tuning (the soc-spline preset's [sampler])"]
 
 
 def test_gate_advice_follows_the_failed_check():

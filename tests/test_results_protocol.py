@@ -6,6 +6,7 @@ ArviZ calls are tried on fresh and on loaded results, and on saved files opened 
 
 from __future__ import annotations
 
+import json
 import pickle
 import warnings
 
@@ -116,3 +117,22 @@ def test_summaries_are_tidy_dataframes(drt_fit, soc_fit):
     assert len(sm) == 2 * soc_fit.soc.size
     assert (sm["r_lo95"] <= sm["r_median"]).all() and (sm["r_median"] <= sm["r_hi95"]).all()
     assert soc_fit.summary_dict()["method"] == "laplace"
+
+
+def test_diagnostics_read_in_one_shape_and_approximations_record_none(drt_fit, soc_fit,
+                                                                     tmp_path):
+    """Laplace fits of both models record no sampler diagnostics (the gate is about MCMC) but
+    say what they drew; an old SOC file with one record for the whole fit reads as unit ->
+    record (NUTS records per component are tested in test_compare's sampling test).
+    """
+    from drtbayes.conventions import SOC_WHOLE_FIT
+
+    for result, name in ((drt_fit, "fit.nc"), (soc_fit, "soc.nc")):
+        for res in _both(result, tmp_path, name)[0]:
+            assert res.diagnostics == {}
+    assert json.loads(soc_fit.tree.attrs["sampler"]) == {"draws": 200, "chains": 1}
+    old = soc_fit.tree.copy()
+    record = {"chains": 4, "draws": 1000, "rhat_max": 1.02, "ess_bulk_min": 900.0,
+              "divergences": 0, "gate_pass": False, "problems": ["R-hat max 1.020 > 1.01"]}
+    old.attrs["diagnostics"] = json.dumps(record)
+    assert type(soc_fit)(old).diagnostics == {SOC_WHOLE_FIT: record}

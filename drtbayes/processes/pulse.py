@@ -37,6 +37,7 @@ import xarray as xr
 from ..conventions import COMPONENTS
 from ..errors import DataError, NoPulsesError
 from ..inference.threads import one_blas_thread
+from ..numerics import soc_bracket
 from . import elements as pe
 
 DEFAULTS = {
@@ -80,14 +81,7 @@ class ProcessTable:
 
     def at(self, soc: float) -> dict[str, np.ndarray]:
         """Draws (sample, process) of ``r`` (symmetric cell), ``tau``, ``phi`` and ``r_inf``."""
-        if self.socs.size == 1:
-            j, f = 0, 0.0
-            k = 0
-        else:
-            s = float(np.clip(soc, self.socs[0], self.socs[-1]))
-            j = int(np.clip(np.searchsorted(self.socs, s) - 1, 0, self.socs.size - 2))
-            k = j + 1
-            f = (s - self.socs[j]) / max(self.socs[k] - self.socs[j], 1e-12)
+        j, k, f = soc_bracket(self.socs, soc)
 
         def lin(a: np.ndarray) -> np.ndarray:
             return (1 - f) * a[:, j] + f * a[:, k]

@@ -9,7 +9,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from ..conventions import SOC_WHOLE_FIT
 from ..errors import ValueRangeError
+from ..inference.diagnostics import diagnostics_by_unit
 from ..results.base import ResultBase
 
 __all__ = ["SocModelResult", "load_soc_model", "check_design"]
@@ -64,9 +66,15 @@ class SocModelResult(ResultBase):
         return str(self.tree.attrs.get("method"))
 
     @property
-    def diagnostics(self) -> dict:
-        """Sampler diagnostics (R-hat, ESS, divergences, gate)."""
-        return super().diagnostics
+    def diagnostics(self) -> dict[str, dict]:
+        """Per component: ``rhat_max``, ``ess_bulk_min``, ``divergences``, ``gate_pass``, ...
+
+        The shape of a DRT fit's diagnostics (unit label -> record). A result saved before
+        the components were recorded one by one holds one record, returned under
+        ``"SOC model"``.
+        """
+        return diagnostics_by_unit(self.tree.attrs.get("diagnostics"),
+                                   whole_fit_label=SOC_WHOLE_FIT)
 
     def measured_range(self, design: str) -> tuple[float, float]:
         """SOC range (percent) covered by a design's pulses."""
